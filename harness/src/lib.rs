@@ -1,0 +1,22 @@
+//! The measuring core of edgebench.
+//!
+//! Everything that *measures* lives here; reports only read what this crate writes.
+//! The seams (see `shared/DESIGN.md`):
+//! - [`target::Target`]: a backend's primitive operations, run inside a worker process
+//!   ([`worker::serve`]) and driven from the harness through [`client::WorkerClient`].
+//! - [`sensors::Sensor`] and [`sampler::Sampler`]: background readings with phase markers.
+//! - [`runner`]: warmup, repetitions, adaptive stopping, every repetition appended to the store.
+//! - [`schema`]: the versioned result records, written as JSONL by [`store`].
+
+pub mod client;
+pub mod env;
+pub mod protocol;
+pub mod runner;
+pub mod sampler;
+pub mod schema;
+pub mod sensors;
+pub mod stats;
+pub mod store;
+pub mod target;
+pub mod tokens;
+pub mod worker;

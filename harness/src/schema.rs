@@ -1,0 +1,206 @@
+//! The result schema: what every run writes, and all that reports ever read.
+//!
+//! Results are JSONL. Each line is one [`Record`], tagged by `"record"`:
+//! - `"repetition"`: one [`RepetitionRecord`], appended and flushed the moment a repetition
+//!   finishes, so a crash or Ctrl-C loses nothing already measured;
+//! - `"test"`: one [`TestRecord`] when a test (scenario × target × parameters) ends, with the
+//!   summary statistics, the sensor summary and the status. Readers take test records and
+//!   rebuild an `interrupted` test from the repetition lines of a test that has none.
+//!
+//! Every record carries [`SCHEMA_VERSION`]; a reader refuses versions it does not know.
+//! Units are in the field names (`_s`, `_bytes`, `_w`, `_j`, `_c`, `_mhz`); rates are per second.
+
+use crate::protocol::RepetitionTiming;
+use crate::target::{ModelInfo, TargetInfo};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum Record {
+    Repetition(RepetitionRecord),
+    Test(TestRecord),
+}
+
+/// One repetition as it finished.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RepetitionRecord {
+    pub schema_version: u32,
+    /// Identifies the test this repetition belongs to (same as [`TestRecord::test_id`]).
+    pub test_id: String,
+    /// 0-based index of the measured repetition (warmups are not recorded).
+    pub index: usize,
+    pub timing: RepetitionTiming,
+    /// Metrics derived from `timing` (see [`crate::runner::repetition_metrics`]).
+    pub metrics: BTreeMap<String, f64>,
+    /// Whether the device reported throttling during this repetition (None: cannot tell).
+    #[serde(default)]
+    pub throttled: Option<bool>,
+}
+
+/// One test: a workload of a model on a target with given parameters, on this machine.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TestRecord {
+    pub schema_version: u32,
+    pub test_id: String,
+    /// All tests of one `edgebench run` share a run id.
+    pub run_id: String,
+    /// RFC 3339 time the test started.
+    pub started_at: String,
+    pub environment: Environment,
+    pub scenario: ScenarioRef,
+    pub target: TargetInfo,
+    pub parameters: Parameters,
+    pub status: Status,
+    /// Model as the backend saw it (absent when loading failed).
+    #[serde(default)]
+    pub model: Option<ModelInfo>,
+    /// Seconds the backend took to load the model.
+    #[serde(default)]
+    pub load_s: Option<f64>,
+    /// Peak resident memory of the worker process over the whole test, bytes.
+    #[serde(default)]
+    pub peak_rss_bytes: Option<u64>,
+    /// Measured repetitions, in order.
+    pub repetitions: Vec<RepetitionRecord>,
+    /// Summary statistics per metric name (see [`crate::stats::Summary`]).
+    pub summary: BTreeMap<String, crate::stats::Summary>,
+    /// Why the runner stopped repeating (`ci_reached`, `max_repetitions`, `time_cap`…).
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+    pub sensors: SensorSummary,
+    /// Non-fatal problems (a sensor vanished mid-run…).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// Where and with what software a test ran.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Environment {
+    /// Device name: a catalog match ("Raspberry Pi 5 Model B") or "unknown x86_64 host".
+    pub device: String,
+    pub hostname: String,
+    pub cpu_model: String,
+    pub cpu_cores: usize,
+    pub ram_bytes: u64,
+    pub os: String,
+    pub kernel: String,
+    pub arch: String,
+    /// cpufreq governor of CPU 0, where there is one.
+    #[serde(default)]
+    pub governor: Option<String>,
+    pub edgebench_version: String,
+    pub edgebench_commit: String,
+    /// Anything else that identifies the platform (power mode, firmware…).
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
+}
+
+/// Which scenario (model × quantization × workload) a test ran.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ScenarioRef {
+    /// Catalog model name (`llama3-8b`), or the file stem for a user's own model.
+    pub model: String,
+    /// Quantization name (`q4_k_m`).
+    pub quant: String,
+    /// Workload name (`pp512`, `tg128`, `pp512+tg128`).
+    pub workload: String,
+    pub prompt_tokens: usize,
+    pub gen_tokens: usize,
+    pub model_path: String,
+    /// SHA-256 of the model file where known (synthetic models record it when written).
+    #[serde(default)]
+    pub model_sha256: Option<String>,
+    pub model_bytes: u64,
+    /// True when the weights are synthetic (same shapes, pseudo-random values).
+    pub synthetic: bool,
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+/// Run parameters that define a test (beyond the scenario).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Parameters {
+    pub threads: usize,
+    /// Backend options as given (`batch=512`…).
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Failed {
+        reason: String,
+    },
+    Skipped {
+        reason: String,
+    },
+    /// The run was stopped (Ctrl-C) or died before the test ended; repetitions kept.
+    Interrupted {
+        reason: String,
+    },
+}
+
+impl Status {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed { .. } => "failed",
+            Status::Skipped { .. } => "skipped",
+            Status::Interrupted { .. } => "interrupted",
+        }
+    }
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Status::Ok => None,
+            Status::Failed { reason }
+            | Status::Skipped { reason }
+            | Status::Interrupted { reason } => Some(reason),
+        }
+    }
+}
+
+/// What the sensors saw during a test. Every field is optional: a missing sensor is absent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SensorSummary {
+    /// Names of the sensors that were read.
+    #[serde(default)]
+    pub sensors: Vec<String>,
+    pub samples: usize,
+    pub max_temp_c: Option<f64>,
+    pub min_clock_mhz: Option<f64>,
+    pub avg_clock_mhz: Option<f64>,
+    pub max_clock_mhz: Option<f64>,
+    pub avg_cpu_percent: Option<f64>,
+    /// Energy per phase (`prefill`, `decode`…), joules.
+    #[serde(default)]
+    pub energy_j: BTreeMap<String, f64>,
+    /// Average power per phase, watts.
+    #[serde(default)]
+    pub avg_power_w: BTreeMap<String, f64>,
+    pub peak_power_w: Option<f64>,
+    /// File holding the full timeline, relative to the results file.
+    #[serde(default)]
+    pub timeline_file: Option<String>,
+}
+
+/// Metric names used in `metrics` and `summary`.
+pub mod metric {
+    /// Prompt processing rate, tokens/s.
+    pub const PP_TPS: &str = "pp_tps";
+    /// Token generation rate, tokens/s.
+    pub const TG_TPS: &str = "tg_tps";
+    /// Time to first token, seconds.
+    pub const TTFT_S: &str = "ttft_s";
+    /// Inter-token latency percentiles within a repetition, seconds.
+    pub const ITL_P50_S: &str = "itl_p50_s";
+    pub const ITL_P90_S: &str = "itl_p90_s";
+    pub const ITL_P99_S: &str = "itl_p99_s";
+    /// Energy per token, joules (prefill and decode apart).
+    pub const PREFILL_J_PER_TOKEN: &str = "prefill_j_per_token";
+    pub const DECODE_J_PER_TOKEN: &str = "decode_j_per_token";
+}

@@ -1,0 +1,94 @@
+//! The Target seam: one backend (candle, llama.cpp, ONNX Runtime…) seen through the few primitive
+//! operations the harness times. The generation loop itself is shared ([`crate::worker`]), so
+//! every backend is measured the same way.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What a backend is and what it can run. Shown by `edgebench list targets` and stored in every
+/// result, so a number can always be traced to the library build that produced it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TargetInfo {
+    /// Short name used on the command line: `candle`, `llamacpp`, `onnxruntime`…
+    pub name: String,
+    /// Version of the backend library (crate version, llama.cpp build number…).
+    pub library_version: String,
+    /// Build flags that change speed: SIMD features, GPU backends, BLAS…
+    pub build_flags: Vec<String>,
+    /// Device the backend computes on (`cpu`, `cuda:0`, `metal`…).
+    pub device: String,
+    /// Model file formats it loads (`gguf`, `onnx-genai`…).
+    pub formats: Vec<String>,
+    /// Architectures it runs (`llama`, `phi3`, `gemma`…).
+    pub architectures: Vec<String>,
+    /// Quantizations it runs (`f32`, `f16`, `q8_0`, `q4_0`, `q4_k_m`, `q5_k_m`…).
+    pub quants: Vec<String>,
+    /// Anything else worth recording (threading library, execution provider…).
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
+}
+
+/// How to load a model.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LoadSpec {
+    pub model_path: PathBuf,
+    /// Compute threads. The harness also sets `RAYON_NUM_THREADS`/`OMP_NUM_THREADS` in the
+    /// worker's environment, since some libraries only read those.
+    pub threads: usize,
+    /// Longest sequence (prompt + generated tokens) the run will need.
+    pub context: usize,
+    /// Backend-specific options (`batch`, `flash_attn`, `kv_type`…), as typed on the command line.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+/// What the backend found in the model file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ModelInfo {
+    /// Architecture as the file names it (`llama`, `phi3`, `gemma`).
+    pub architecture: String,
+    pub vocab_size: usize,
+    /// Total parameters, when the file tells.
+    pub parameters: Option<u64>,
+    /// Bytes of weights (what decode must stream from memory once per token).
+    pub weight_bytes: Option<u64>,
+    /// Quantization as the file names it.
+    pub quant: Option<String>,
+    /// Longest context the model supports in this backend.
+    pub max_context: Option<usize>,
+}
+
+/// A failure inside a backend. The message is shown to the user and stored in the result.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("{path}: {message}")]
+    BadModel { path: PathBuf, message: String },
+    #[error("not supported by this target: {0}")]
+    Unsupported(String),
+    #[error("no model loaded")]
+    NotLoaded,
+    #[error("{0}")]
+    Backend(String),
+}
+
+pub type TargetResult<T> = Result<T, TargetError>;
+
+/// The primitive operations of an LLM backend. Positions are implicit: `prefill` and
+/// `decode` append to the current sequence, `reset` empties it (clears the KV cache).
+pub trait Target {
+    fn info(&self) -> TargetInfo;
+
+    /// Load a model file; replaces any loaded model.
+    fn load(&mut self, spec: &LoadSpec) -> TargetResult<ModelInfo>;
+
+    /// Run `tokens` through the model in one batch (the backend may split it internally as it
+    /// normally would) and return the logits of the last position.
+    fn prefill(&mut self, tokens: &[u32]) -> TargetResult<Vec<f32>>;
+
+    /// Append one token using the KV cache and return its logits.
+    fn decode(&mut self, token: u32) -> TargetResult<Vec<f32>>;
+
+    /// Forget the sequence (clear the KV cache) so the next prefill starts at position 0.
+    fn reset(&mut self) -> TargetResult<()>;
+}

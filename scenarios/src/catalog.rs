@@ -1,0 +1,351 @@
+//! Catalog types: lenient TOML data resolved into strict specs.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+
+/// Model architectures edgebench knows how to synthesize and run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    /// Llama 2/3 (`general.architecture = "llama"` in GGUF).
+    Llama,
+    /// Phi-3 (`phi3`): fused QKV and fused gate|up projections.
+    Phi3,
+    /// Gemma 1 (`gemma`): GELU MLP, embeddings scaled by √hidden, tied output.
+    Gemma,
+}
+
+impl Arch {
+    /// The `general.architecture` value llama.cpp uses.
+    pub fn gguf_name(self) -> &'static str {
+        match self {
+            Arch::Llama => "llama",
+            Arch::Phi3 => "phi3",
+            Arch::Gemma => "gemma",
+        }
+    }
+}
+
+/// One LLM architecture at one size, with its published hyperparameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Catalog name used on the command line (`llama3-8b`, `phi3-mini`, `gemma-2b`, `llama3-8b-tiny`).
+    pub name: String,
+    /// Human name (`Llama 3 8B`).
+    pub display_name: String,
+    pub arch: Arch,
+    pub hidden_size: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    pub ffn_size: usize,
+    pub vocab_size: usize,
+    pub context_length: usize,
+    pub rope_theta: f64,
+    pub rms_norm_eps: f64,
+    /// Output projection shares the token embedding (Gemma).
+    #[serde(default)]
+    pub tied_embeddings: bool,
+    /// A small variant for tests (a few layers, small width), not a published model.
+    #[serde(default)]
+    pub tiny: bool,
+    /// Where the hyperparameters come from (model card / config.json URL).
+    pub source: String,
+}
+
+/// Weight formats of GGUF models, named as llama.cpp's quantize tool names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Quant {
+    F32,
+    F16,
+    Q8_0,
+    Q4_0,
+    #[serde(rename = "q4_k_m")]
+    Q4KM,
+    #[serde(rename = "q5_k_m")]
+    Q5KM,
+}
+
+impl Quant {
+    pub const ALL: [Quant; 6] = [
+        Quant::F32,
+        Quant::F16,
+        Quant::Q8_0,
+        Quant::Q4_0,
+        Quant::Q4KM,
+        Quant::Q5KM,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Quant::F32 => "f32",
+            Quant::F16 => "f16",
+            Quant::Q8_0 => "q8_0",
+            Quant::Q4_0 => "q4_0",
+            Quant::Q4KM => "q4_k_m",
+            Quant::Q5KM => "q5_k_m",
+        }
+    }
+
+    /// `general.file_type` (llama.cpp's `llama_ftype`).
+    pub fn gguf_file_type(self) -> u32 {
+        match self {
+            Quant::F32 => 0,
+            Quant::F16 => 1,
+            Quant::Q4_0 => 2,
+            Quant::Q8_0 => 7,
+            Quant::Q4KM => 15,
+            Quant::Q5KM => 17,
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Quant, CatalogError> {
+        let norm = s.trim().to_ascii_lowercase().replace('-', "_");
+        Quant::ALL
+            .into_iter()
+            .find(|q| q.name() == norm)
+            .ok_or_else(|| CatalogError::Unknown {
+                kind: "quantization",
+                name: s.to_string(),
+                known: Quant::ALL.iter().map(|q| q.name().to_string()).collect(),
+            })
+    }
+}
+
+impl fmt::Display for Quant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A unit of work: `prompt` tokens in one batch, then `gen` single-token decodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// `pp512`, `tg128`, `pp512+tg128`, `pp4096`.
+    pub name: String,
+    pub prompt: usize,
+    pub gen: usize,
+    pub description: String,
+}
+
+/// A named set of scenarios (`quick`, `standard`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    pub name: String,
+    pub description: String,
+    pub models: Vec<String>,
+    pub quants: Vec<Quant>,
+    pub workloads: Vec<String>,
+}
+
+/// A Whisper size (its targets come later; listed so the catalog is complete).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhisperSpec {
+    pub name: String,
+    pub display_name: String,
+    pub n_mels: usize,
+    pub n_audio_ctx: usize,
+    pub n_audio_state: usize,
+    pub n_audio_head: usize,
+    pub n_audio_layer: usize,
+    pub n_text_ctx: usize,
+    pub n_text_state: usize,
+    pub n_text_head: usize,
+    pub n_text_layer: usize,
+    pub n_vocab: usize,
+    #[serde(default)]
+    pub tiny: bool,
+    pub source: String,
+}
+
+/// The whole catalog.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    #[serde(default, rename = "model")]
+    pub models: Vec<ModelSpec>,
+    #[serde(default, rename = "workload")]
+    pub workloads: Vec<WorkloadSpec>,
+    #[serde(default, rename = "suite")]
+    pub suites: Vec<Suite>,
+    #[serde(default, rename = "whisper")]
+    pub whisper: Vec<WhisperSpec>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("unknown {kind} '{name}' (known: {})", known.join(", "))]
+    Unknown {
+        kind: &'static str,
+        name: String,
+        known: Vec<String>,
+    },
+    #[error("{file}: {message}")]
+    Invalid { file: String, message: String },
+}
+
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "catalog/models.toml",
+        include_str!("../catalog/models.toml"),
+    ),
+    (
+        "catalog/workloads.toml",
+        include_str!("../catalog/workloads.toml"),
+    ),
+    (
+        "catalog/whisper.toml",
+        include_str!("../catalog/whisper.toml"),
+    ),
+];
+
+impl Catalog {
+    /// The catalog shipped in `scenarios/catalog/`.
+    pub fn builtin() -> Catalog {
+        let mut catalog = Catalog::default();
+        for (file, text) in BUILTIN {
+            let part = Catalog::parse(file, text)
+                .unwrap_or_else(|e| panic!("built-in catalog is invalid: {e}"));
+            catalog.merge(part);
+        }
+        catalog
+    }
+
+    /// The built-in catalog plus every `*.toml` in `dir` (a user's own scenarios).
+    pub fn builtin_and_dir(dir: &Path) -> Result<Catalog, CatalogError> {
+        let mut catalog = Catalog::builtin();
+        let entries = std::fs::read_dir(dir).map_err(|e| CatalogError::Invalid {
+            file: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let mut files: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file).map_err(|e| CatalogError::Invalid {
+                file: file.display().to_string(),
+                message: e.to_string(),
+            })?;
+            catalog.merge(Catalog::parse(&file.display().to_string(), &text)?);
+        }
+        Ok(catalog)
+    }
+
+    /// Parse one TOML catalog file and validate it.
+    pub fn parse(file: &str, text: &str) -> Result<Catalog, CatalogError> {
+        let catalog: Catalog = toml::from_str(text).map_err(|e| CatalogError::Invalid {
+            file: file.to_string(),
+            message: e.to_string().lines().next().unwrap_or_default().to_string(),
+        })?;
+        for m in &catalog.models {
+            m.validate().map_err(|message| CatalogError::Invalid {
+                file: file.to_string(),
+                message,
+            })?;
+        }
+        Ok(catalog)
+    }
+
+    fn merge(&mut self, other: Catalog) {
+        // Later definitions replace earlier ones of the same name.
+        for m in other.models {
+            self.models.retain(|x| x.name != m.name);
+            self.models.push(m);
+        }
+        for w in other.workloads {
+            self.workloads.retain(|x| x.name != w.name);
+            self.workloads.push(w);
+        }
+        for s in other.suites {
+            self.suites.retain(|x| x.name != s.name);
+            self.suites.push(s);
+        }
+        for w in other.whisper {
+            self.whisper.retain(|x| x.name != w.name);
+            self.whisper.push(w);
+        }
+    }
+
+    pub fn model(&self, name: &str) -> Result<&ModelSpec, CatalogError> {
+        self.models
+            .iter()
+            .find(|m| m.name == name)
+            .ok_or_else(|| CatalogError::Unknown {
+                kind: "scenario model",
+                name: name.to_string(),
+                known: self.models.iter().map(|m| m.name.clone()).collect(),
+            })
+    }
+
+    pub fn workload(&self, name: &str) -> Result<&WorkloadSpec, CatalogError> {
+        self.workloads
+            .iter()
+            .find(|w| w.name == name)
+            .ok_or_else(|| CatalogError::Unknown {
+                kind: "workload",
+                name: name.to_string(),
+                known: self.workloads.iter().map(|w| w.name.clone()).collect(),
+            })
+    }
+
+    pub fn suite(&self, name: &str) -> Result<&Suite, CatalogError> {
+        self.suites
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| CatalogError::Unknown {
+                kind: "suite",
+                name: name.to_string(),
+                known: self.suites.iter().map(|s| s.name.clone()).collect(),
+            })
+    }
+}
+
+impl ModelSpec {
+    /// Check the shape is self-consistent.
+    pub fn validate(&self) -> Result<(), String> {
+        let bad = |m: String| Err(format!("model '{}': {m}", self.name));
+        if self.layers == 0 || self.hidden_size == 0 || self.heads == 0 || self.kv_heads == 0 {
+            return bad("layers, hidden_size, heads and kv_heads must be positive".into());
+        }
+        if self.heads % self.kv_heads != 0 {
+            return bad(format!(
+                "heads ({}) must be a multiple of kv_heads ({})",
+                self.heads, self.kv_heads
+            ));
+        }
+        if self.head_dim % 2 != 0 {
+            return bad(format!(
+                "head_dim ({}) must be even for rotary embeddings",
+                self.head_dim
+            ));
+        }
+        if self.hidden_size % 256 != 0 || self.ffn_size % 256 != 0 {
+            return bad(
+                "hidden_size and ffn_size must be multiples of 256 (k-quant super-blocks)".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Parameters of the model (weights only), counted from the shapes.
+    pub fn parameter_count(&self) -> u64 {
+        crate::synth::tensor_plan(self, Quant::F32)
+            .iter()
+            .map(|t| t.elements())
+            .sum()
+    }
+
+    /// Bytes of KV cache for `tokens` positions at f16, as llama.cpp allocates by default.
+    pub fn kv_cache_bytes(&self, tokens: usize) -> u64 {
+        (2 * self.layers * self.kv_heads * self.head_dim * tokens * 2) as u64
+    }
+}

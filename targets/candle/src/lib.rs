@@ -1,0 +1,1 @@
+//! candle target (in progress)
