@@ -1,1 +1,457 @@
-//! (in progress)
+//! The runner: for each model job (one model on one target with fixed parameters) start a
+//! worker, load once, then for each workload warm up and repeat until the 95% confidence
+//! interval of the headline metric is narrow enough (see [`StoppingRule`]). Every repetition is
+//! appended to the results file the moment it ends; observers (progress bars, live tables) only
+//! watch.
+
+use crate::client::{WorkerClient, WorkerCommand, WorkerError};
+use crate::protocol::{Phase, RepetitionTiming, Request, Response, RunSpec};
+use crate::sampler::Sampler;
+use crate::schema::{
+    metric, Environment, Parameters, Record, RepetitionRecord, ScenarioRef, Status, TestRecord,
+    SCHEMA_VERSION,
+};
+use crate::stats::{self, StoppingRule};
+use crate::store::ResultsWriter;
+use crate::target::{LoadSpec, ModelInfo, TargetInfo};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One workload to measure on a loaded model.
+#[derive(Debug, Clone)]
+pub struct TestSpec {
+    pub scenario: ScenarioRef,
+    pub run: RunSpec,
+}
+
+/// One model on one target with fixed parameters: loaded once, then every test runs on it.
+#[derive(Debug, Clone)]
+pub struct ModelJob {
+    pub target: String,
+    pub worker: WorkerCommand,
+    pub load: LoadSpec,
+    pub parameters: Parameters,
+    pub tests: Vec<TestSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    pub run_id: String,
+    pub environment: Environment,
+    pub rule: StoppingRule,
+    /// Untimed runs of each workload before measuring.
+    pub warmup: usize,
+    /// Longest a single request (load, one repetition) may take before the worker is killed.
+    pub request_timeout: Duration,
+}
+
+/// Watches the runner; every hook is optional.
+pub trait Observer {
+    fn job_started(&mut self, _job: &ModelJob) {}
+    fn loaded(&mut self, _job: &ModelJob, _load_s: f64, _model: &ModelInfo) {}
+    fn test_started(&mut self, _test: &TestRecord) {}
+    fn warmup_done(&mut self, _test: &TestRecord) {}
+    fn repetition(&mut self, _test: &TestRecord, _rep: &RepetitionRecord, _rule: &StoppingRule) {}
+    fn test_finished(&mut self, _test: &TestRecord) {}
+}
+
+/// An observer that watches nothing.
+pub struct NoObserver;
+impl Observer for NoObserver {}
+
+pub struct Runner<'a> {
+    pub config: RunnerConfig,
+    pub sampler: &'a Sampler,
+    pub writer: &'a mut ResultsWriter,
+    /// Pid of the current worker, for the memory sensor (0 when none).
+    pub worker_pid: Arc<AtomicU32>,
+    /// Set by Ctrl-C: finish the current repetition's record and stop.
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// A loaded worker.
+struct Loaded {
+    client: WorkerClient,
+    info: TargetInfo,
+    model: ModelInfo,
+    load_s: f64,
+    peak_rss_bytes: Option<u64>,
+}
+
+impl Runner<'_> {
+    /// Run every test of `job`, writing records as they happen. Returns the final test records.
+    pub fn run_job(
+        &mut self,
+        job: &ModelJob,
+        observer: &mut dyn Observer,
+    ) -> anyhow::Result<Vec<TestRecord>> {
+        observer.job_started(job);
+        let mut finished = Vec::new();
+        let mut loaded: Option<Loaded> = None;
+        let mut load_error: Option<String> = None;
+        let mut target_info = TargetInfo {
+            name: job.target.clone(),
+            ..Default::default()
+        };
+        for test in &job.tests {
+            if self.cancelled() {
+                break;
+            }
+            // (Re)start the worker if there is none: first test, or the last one crashed.
+            if loaded.is_none() && load_error.is_none() {
+                match self.start_and_load(job) {
+                    Ok(l) => {
+                        observer.loaded(job, l.load_s, &l.model);
+                        target_info = l.info.clone();
+                        loaded = Some(l);
+                    }
+                    Err((info, e)) => {
+                        if let Some(info) = info {
+                            target_info = info;
+                        }
+                        load_error = Some(e);
+                    }
+                }
+            }
+            let mut record = self.new_record(job, test, &target_info, loaded.as_ref());
+            self.writer.write(&Record::TestStart(record.clone()))?;
+            observer.test_started(&record);
+            let test_start = self.sampler.now();
+            match (&mut loaded, &load_error) {
+                (_, Some(e)) => record.status = Status::Failed { reason: e.clone() },
+                (Some(l), None) => {
+                    if let Err(e) = self.measure(l, test, &mut record, observer) {
+                        record.status = if self.cancelled() {
+                            Status::Interrupted {
+                                reason: "stopped by the user (Ctrl-C)".into(),
+                            }
+                        } else {
+                            Status::Failed {
+                                reason: e.to_string(),
+                            }
+                        };
+                        // A dead or hung worker is replaced before the next test.
+                        if matches!(
+                            e,
+                            WorkerError::Died { .. }
+                                | WorkerError::Timeout { .. }
+                                | WorkerError::Protocol(_)
+                        ) {
+                            loaded = None;
+                            self.worker_pid.store(0, Ordering::Relaxed);
+                        }
+                    }
+                }
+                (None, None) => unreachable!("a worker is loaded or its error is known"),
+            }
+            let test_end = self.sampler.now();
+            self.finish(&mut record, test_start, test_end);
+            self.writer.write(&Record::Test(record.clone()))?;
+            observer.test_finished(&record);
+            finished.push(record);
+        }
+        if let Some(l) = loaded {
+            l.client.quit();
+        }
+        self.worker_pid.store(0, Ordering::Relaxed);
+        self.sampler.mark(Phase::Idle);
+        Ok(finished)
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    fn start_and_load(&mut self, job: &ModelJob) -> Result<Loaded, (Option<TargetInfo>, String)> {
+        let mut client = WorkerClient::spawn(&job.worker).map_err(|e| (None, e.to_string()))?;
+        self.worker_pid.store(client.pid(), Ordering::Relaxed);
+        let info = match client.request(&Request::Info, Duration::from_secs(60), |_| {}) {
+            Ok(Response::Info(info)) => info,
+            Ok(other) => return Err((None, format!("worker answered {other:?} to info"))),
+            Err(e) => return Err((None, e.to_string())),
+        };
+        self.sampler.mark(Phase::Load);
+        let loaded = client.request(
+            &Request::Load(job.load.clone()),
+            self.config.request_timeout,
+            |_| {},
+        );
+        self.sampler.mark(Phase::Idle);
+        match loaded {
+            Ok(Response::Loaded {
+                load_s,
+                model,
+                peak_rss_bytes,
+            }) => Ok(Loaded {
+                client,
+                info,
+                model,
+                load_s,
+                peak_rss_bytes,
+            }),
+            Ok(other) => Err((Some(info), format!("worker answered {other:?} to load"))),
+            Err(e) => Err((Some(info), format!("load failed: {e}"))),
+        }
+    }
+
+    fn new_record(
+        &self,
+        job: &ModelJob,
+        test: &TestSpec,
+        info: &TargetInfo,
+        loaded: Option<&Loaded>,
+    ) -> TestRecord {
+        let test_id = format!(
+            "{}/{}/{}/{}/{}/t{}",
+            self.config.run_id,
+            test.scenario.model,
+            test.scenario.quant,
+            test.scenario.workload,
+            job.target,
+            job.parameters.threads
+        );
+        let mut info = info.clone();
+        info.extra
+            .insert("threads".into(), job.parameters.threads.to_string());
+        TestRecord {
+            schema_version: SCHEMA_VERSION,
+            test_id,
+            run_id: self.config.run_id.clone(),
+            started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            environment: self.config.environment.clone(),
+            scenario: test.scenario.clone(),
+            target: info,
+            parameters: job.parameters.clone(),
+            status: Status::Ok,
+            model: loaded.map(|l| l.model.clone()),
+            load_s: loaded.map(|l| l.load_s),
+            peak_rss_bytes: loaded.and_then(|l| l.peak_rss_bytes),
+            repetitions: Vec::new(),
+            summary: BTreeMap::new(),
+            stop_reason: None,
+            sensors: Default::default(),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn measure(
+        &mut self,
+        loaded: &mut Loaded,
+        test: &TestSpec,
+        record: &mut TestRecord,
+        observer: &mut dyn Observer,
+    ) -> Result<(), WorkerError> {
+        let sampler = self.sampler;
+        let timeout = self.config.request_timeout;
+        for _ in 0..self.config.warmup {
+            sampler.mark(Phase::Warmup);
+            run_once(&mut loaded.client, test.run, timeout, |_| {})?;
+        }
+        sampler.mark(Phase::Idle);
+        observer.warmup_done(record);
+        let headline = if test.run.gen > 0 {
+            metric::TG_TPS
+        } else {
+            metric::PP_TPS
+        };
+        let started = Instant::now();
+        let mut headline_values = Vec::new();
+        loop {
+            if self.cancelled() {
+                record.status = Status::Interrupted {
+                    reason: "stopped by the user (Ctrl-C)".into(),
+                };
+                break;
+            }
+            let mut spans: Vec<(Phase, f64)> = vec![(Phase::Idle, sampler.now())];
+            let timing = run_once(&mut loaded.client, test.run, timeout, |phase| {
+                spans.push((phase, sampler.mark(phase)))
+            })?;
+            let end = sampler.now();
+            let mut metrics = repetition_metrics(&timing, test.run);
+            add_energy_metrics(&mut metrics, sampler, &spans, end, test.run);
+            if let Some(v) = metrics.get(headline) {
+                headline_values.push(*v);
+            }
+            let rep = RepetitionRecord {
+                schema_version: SCHEMA_VERSION,
+                test_id: record.test_id.clone(),
+                index: record.repetitions.len(),
+                timing,
+                metrics,
+                throttled: None,
+            };
+            if let Err(e) = self.writer.write(&Record::Repetition(rep.clone())) {
+                return Err(WorkerError::Protocol(e.to_string()));
+            }
+            record.repetitions.push(rep);
+            observer.repetition(
+                record,
+                record.repetitions.last().expect("just pushed"),
+                &self.config.rule,
+            );
+            if let Some(reason) = self
+                .config
+                .rule
+                .decide(&headline_values, started.elapsed().as_secs_f64())
+            {
+                record.stop_reason = Some(reason.as_str().to_string());
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Summaries, sensor summary and peak memory once a test ends (whatever its status).
+    fn finish(&self, record: &mut TestRecord, from_s: f64, to_s: f64) {
+        self.sampler.settle();
+        record.summary = summarize_repetitions(&record.repetitions);
+        let window = self.sampler.window(from_s, to_s);
+        record.sensors = window.summarize(from_s, to_s);
+        for (t, w) in &window.warnings {
+            record
+                .warnings
+                .push(format!("{w} ({:.1} s into the test)", t - from_s));
+        }
+        let rep_peak = record
+            .repetitions
+            .iter()
+            .filter_map(|r| r.timing.peak_rss_bytes)
+            .max();
+        record.peak_rss_bytes = record.peak_rss_bytes.max(rep_peak);
+    }
+}
+
+fn run_once(
+    client: &mut WorkerClient,
+    run: RunSpec,
+    timeout: Duration,
+    on_phase: impl FnMut(Phase),
+) -> Result<RepetitionTiming, WorkerError> {
+    match client.request(&Request::Run(run), timeout, on_phase)? {
+        Response::Repetition(t) => Ok(t),
+        other => Err(WorkerError::Protocol(format!(
+            "expected a repetition, got {other:?}"
+        ))),
+    }
+}
+
+/// Metrics of one repetition from its raw timings.
+pub fn repetition_metrics(t: &RepetitionTiming, run: RunSpec) -> BTreeMap<String, f64> {
+    let mut m = BTreeMap::new();
+    if let Some(s) = t.prefill_s.filter(|s| *s > 0.0) {
+        m.insert(metric::PP_TPS.into(), run.prompt as f64 / s);
+    }
+    if let Some(s) = t.first_token_s {
+        m.insert(metric::TTFT_S.into(), s);
+    }
+    let decode_total: f64 = t.decode_s.iter().sum();
+    if !t.decode_s.is_empty() && decode_total > 0.0 {
+        m.insert(
+            metric::TG_TPS.into(),
+            t.decode_s.len() as f64 / decode_total,
+        );
+        m.insert(
+            metric::ITL_P50_S.into(),
+            stats::percentile(&t.decode_s, 50.0),
+        );
+        m.insert(
+            metric::ITL_P90_S.into(),
+            stats::percentile(&t.decode_s, 90.0),
+        );
+        m.insert(
+            metric::ITL_P99_S.into(),
+            stats::percentile(&t.decode_s, 99.0),
+        );
+    }
+    m
+}
+
+/// Joules per token of prefill and decode, where the device measures energy and the phase
+/// lasted long enough (≥ 0.2 s, two samples at 10 Hz) for the figure to mean something.
+fn add_energy_metrics(
+    m: &mut BTreeMap<String, f64>,
+    sampler: &Sampler,
+    spans: &[(Phase, f64)],
+    end: f64,
+    run: RunSpec,
+) {
+    let window = sampler.window(spans.first().map_or(end, |s| s.1), end);
+    for (i, &(phase, start)) in spans.iter().enumerate() {
+        let stop = spans.get(i + 1).map_or(end, |s| s.1);
+        let (name, tokens) = match phase {
+            Phase::Prefill => (metric::PREFILL_J_PER_TOKEN, run.prompt),
+            Phase::Decode => (metric::DECODE_J_PER_TOKEN, run.gen),
+            _ => continue,
+        };
+        if stop - start < 0.2 || tokens == 0 {
+            continue;
+        }
+        if let Some(j) = window.energy_between(start, stop) {
+            m.insert(name.into(), j / tokens as f64);
+        }
+    }
+}
+
+/// Summary per metric over the repetitions that have it.
+pub fn summarize_repetitions(reps: &[RepetitionRecord]) -> BTreeMap<String, stats::Summary> {
+    let mut by_metric: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for r in reps {
+        for (k, v) in &r.metrics {
+            by_metric.entry(k).or_default().push(*v);
+        }
+    }
+    by_metric
+        .into_iter()
+        .filter_map(|(k, v)| stats::summarize(&v).map(|s| (k.to_string(), s)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_of_a_combined_repetition() {
+        let t = RepetitionTiming {
+            prefill_s: Some(0.5),
+            first_token_s: Some(0.51),
+            decode_s: vec![0.1, 0.1, 0.2, 0.1],
+            tokens: vec![1, 2, 3, 4],
+            peak_rss_bytes: Some(1 << 20),
+        };
+        let m = repetition_metrics(
+            &t,
+            RunSpec {
+                prompt: 64,
+                gen: 4,
+                seed: 1,
+            },
+        );
+        assert_eq!(m[metric::PP_TPS], 128.0);
+        assert_eq!(m[metric::TTFT_S], 0.51);
+        assert!((m[metric::TG_TPS] - 4.0 / 0.5).abs() < 1e-12);
+        assert!((m[metric::ITL_P50_S] - 0.1).abs() < 1e-12);
+        assert!(m[metric::ITL_P99_S] > 0.19);
+    }
+
+    #[test]
+    fn prefill_only_has_no_decode_metrics() {
+        let t = RepetitionTiming {
+            prefill_s: Some(2.0),
+            first_token_s: Some(2.0),
+            ..Default::default()
+        };
+        let m = repetition_metrics(
+            &t,
+            RunSpec {
+                prompt: 512,
+                gen: 0,
+                seed: 1,
+            },
+        );
+        assert_eq!(m.keys().collect::<Vec<_>>(), vec!["pp_tps", "ttft_s"]);
+    }
+}

@@ -1,6 +1,8 @@
 //! The result schema: what every run writes, and all that reports ever read.
 //!
 //! Results are JSONL. Each line is one [`Record`], tagged by `"record"`:
+//! - `"test_start"`: a [`TestRecord`] with no repetitions yet, written before the first
+//!   repetition, so the lines that follow can always be tied to their scenario and environment;
 //! - `"repetition"`: one [`RepetitionRecord`], appended and flushed the moment a repetition
 //!   finishes, so a crash or Ctrl-C loses nothing already measured;
 //! - `"test"`: one [`TestRecord`] when a test (scenario × target × parameters) ends, with the
@@ -20,6 +22,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "record", rename_all = "snake_case")]
 pub enum Record {
+    TestStart(TestRecord),
     Repetition(RepetitionRecord),
     Test(TestRecord),
 }
