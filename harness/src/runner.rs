@@ -109,7 +109,7 @@ impl Runner<'_> {
                     }
                     Err((info, e)) => {
                         if let Some(info) = info {
-                            target_info = info;
+                            target_info = *info;
                         }
                         load_error = Some(e);
                     }
@@ -164,7 +164,7 @@ impl Runner<'_> {
         self.cancel.load(Ordering::Relaxed)
     }
 
-    fn start_and_load(&mut self, job: &ModelJob) -> Result<Loaded, (Option<TargetInfo>, String)> {
+    fn start_and_load(&mut self, job: &ModelJob) -> Result<Loaded, (Option<Box<TargetInfo>>, String)> {
         let mut client = WorkerClient::spawn(&job.worker).map_err(|e| (None, e.to_string()))?;
         self.worker_pid.store(client.pid(), Ordering::Relaxed);
         let info = match client.request(&Request::Info, Duration::from_secs(60), |_| {}) {
@@ -191,8 +191,8 @@ impl Runner<'_> {
                 load_s,
                 peak_rss_bytes,
             }),
-            Ok(other) => Err((Some(info), format!("worker answered {other:?} to load"))),
-            Err(e) => Err((Some(info), format!("load failed: {e}"))),
+            Ok(other) => Err((Some(Box::new(info)), format!("worker answered {other:?} to load"))),
+            Err(e) => Err((Some(Box::new(info)), format!("load failed: {e}"))),
         }
     }
 
