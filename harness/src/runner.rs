@@ -243,6 +243,13 @@ impl Runner<'_> {
         record: &mut TestRecord,
         observer: &mut dyn Observer,
     ) -> Result<(), WorkerError> {
+        let needed = test.run.prompt + test.run.gen;
+        if let Some(max) = loaded.model.max_context.filter(|&m| needed > m) {
+            record.status = Status::Skipped {
+                reason: format!("{} handles at most {max} tokens of this model, the workload needs {needed}", record.target.name),
+            };
+            return Ok(());
+        }
         let sampler = self.sampler;
         let timeout = self.config.request_timeout;
         for _ in 0..self.config.warmup {
