@@ -316,22 +316,40 @@ impl ModelSpec {
         if self.layers == 0 || self.hidden_size == 0 || self.heads == 0 || self.kv_heads == 0 {
             return bad("layers, hidden_size, heads and kv_heads must be positive".into());
         }
-        if self.heads % self.kv_heads != 0 {
+        if !self.heads.is_multiple_of(self.kv_heads) {
             return bad(format!(
                 "heads ({}) must be a multiple of kv_heads ({})",
                 self.heads, self.kv_heads
             ));
         }
-        if self.head_dim % 2 != 0 {
+        if !self.head_dim.is_multiple_of(2) {
             return bad(format!(
                 "head_dim ({}) must be even for rotary embeddings",
                 self.head_dim
             ));
         }
-        if self.hidden_size % 256 != 0 || self.ffn_size % 256 != 0 {
+        if !self.hidden_size.is_multiple_of(256) || !self.ffn_size.is_multiple_of(256) {
             return bad(
                 "hidden_size and ffn_size must be multiples of 256 (k-quant super-blocks)".into(),
             );
+        }
+        if matches!(self.arch, Arch::Llama | Arch::Phi3)
+            && self.heads * self.head_dim != self.hidden_size
+        {
+            // llama.cpp's llama/phi3 loaders and candle's derive head_dim = hidden / heads.
+            return bad(format!(
+                "heads ({}) × head_dim ({}) must equal hidden_size ({}) for {}",
+                self.heads,
+                self.head_dim,
+                self.hidden_size,
+                self.arch.gguf_name()
+            ));
+        }
+        if self.vocab_size < 259 {
+            return bad(format!(
+                "vocab_size ({}) must hold the 3 special and 256 byte tokens",
+                self.vocab_size
+            ));
         }
         Ok(())
     }
