@@ -1,0 +1,526 @@
+//! The rows and columns of the results table, shared by the terminal and Markdown exporters
+//! (the CSV exporter uses the same rows with every column, in machine units).
+//!
+//! One row per test and rate, like llama-bench's table: a `pp512` test is one row (prompt
+//! processing), a `tg128` test one row (generation), and a combined `pp512+tg128` test two rows,
+//! `pp512+tg128:pp` and `pp512+tg128:tg`, so each row has one t/s and the table stays narrow.
+//! Rows are sorted so the same results always print the same table.
+//!
+//! Nothing here computes a statistic: cells only format what the records hold.
+
+use edgebench_harness::schema::{metric, Environment, Status, TestRecord};
+use edgebench_harness::stats::Summary;
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+
+/// Which rate a row shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// Prompt processing: `pp_tps`, prefill energy.
+    Prefill,
+    /// Token generation: `tg_tps`, decode energy, inter-token latency.
+    Decode,
+    /// A test with no known rate (no tokens recorded and no rate measured).
+    Whole,
+}
+
+impl Phase {
+    /// `pp`, `tg` or empty.
+    pub fn short(self) -> &'static str {
+        match self {
+            Phase::Prefill => "pp",
+            Phase::Decode => "tg",
+            Phase::Whole => "",
+        }
+    }
+
+    /// The rate metric of this phase.
+    pub fn tps_metric(self) -> Option<&'static str> {
+        match self {
+            Phase::Prefill => Some(metric::PP_TPS),
+            Phase::Decode => Some(metric::TG_TPS),
+            Phase::Whole => None,
+        }
+    }
+
+    /// The energy-per-token metric of this phase.
+    pub fn energy_metric(self) -> Option<&'static str> {
+        match self {
+            Phase::Prefill => Some(metric::PREFILL_J_PER_TOKEN),
+            Phase::Decode => Some(metric::DECODE_J_PER_TOKEN),
+            Phase::Whole => None,
+        }
+    }
+}
+
+/// One row: a test and the rate it shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    pub test: &'a TestRecord,
+    pub phase: Phase,
+    /// Whether this is the first row of its test (test-wide figures such as TTFT go there).
+    pub first: bool,
+    /// Whether the test has two rows (a combined workload).
+    pub combined: bool,
+}
+
+impl Row<'_> {
+    /// The workload, qualified by the phase for a combined workload: `pp512+tg128:tg`.
+    pub fn label(&self) -> String {
+        let workload = workload_name(self.test);
+        if self.combined {
+            format!("{workload}:{}", self.phase.short())
+        } else {
+            workload
+        }
+    }
+
+    /// Summary of this row's rate metric.
+    pub fn tps(&self) -> Option<&Summary> {
+        self.summary(self.phase.tps_metric()?)
+    }
+
+    /// Summary of this row's energy per token.
+    pub fn energy(&self) -> Option<&Summary> {
+        self.summary(self.phase.energy_metric()?)
+    }
+
+    pub fn summary(&self, name: &str) -> Option<&Summary> {
+        self.test.summary.get(name)
+    }
+}
+
+/// The workload name, or one made from the token counts when the record has none.
+pub fn workload_name(test: &TestRecord) -> String {
+    let s = &test.scenario;
+    if !s.workload.is_empty() {
+        return s.workload.clone();
+    }
+    match (s.prompt_tokens, s.gen_tokens) {
+        (0, 0) => "?".into(),
+        (p, 0) => format!("pp{p}"),
+        (0, g) => format!("tg{g}"),
+        (p, g) => format!("pp{p}+tg{g}"),
+    }
+}
+
+/// The rates a test shows, from its token counts (or, when those are unknown, its metrics).
+pub fn phases(test: &TestRecord) -> Vec<Phase> {
+    let (p, g) = (test.scenario.prompt_tokens, test.scenario.gen_tokens);
+    let (pp, tg) = if p == 0 && g == 0 {
+        (
+            test.summary.contains_key(metric::PP_TPS),
+            test.summary.contains_key(metric::TG_TPS),
+        )
+    } else {
+        (p > 0, g > 0)
+    };
+    match (pp, tg) {
+        (true, true) => vec![Phase::Prefill, Phase::Decode],
+        (true, false) => vec![Phase::Prefill],
+        (false, true) => vec![Phase::Decode],
+        (false, false) => vec![Phase::Whole],
+    }
+}
+
+/// The target as shown: its name, and its compute device unless that is the CPU.
+pub fn target_label(test: &TestRecord) -> String {
+    let t = &test.target;
+    let name = if t.name.is_empty() { "?" } else { &t.name };
+    if t.device.is_empty() || t.device == "cpu" {
+        name.to_string()
+    } else {
+        format!("{name}/{}", t.device)
+    }
+}
+
+/// Tests in table order: device, model, quantization, target, threads, then pp tests before tg
+/// tests before combined ones, by size; ties by start time and id, so the order never depends
+/// on the order files were read in.
+pub fn sorted(tests: &[TestRecord]) -> Vec<&TestRecord> {
+    let mut sorted: Vec<&TestRecord> = tests.iter().collect();
+    sorted.sort_by(|a, b| compare(a, b));
+    sorted
+}
+
+fn compare(a: &TestRecord, b: &TestRecord) -> Ordering {
+    fn kind(t: &TestRecord) -> u8 {
+        match (t.scenario.prompt_tokens, t.scenario.gen_tokens) {
+            (0, 0) => 3,
+            (_, 0) => 0,
+            (0, _) => 1,
+            _ => 2,
+        }
+    }
+    let key = |t: &TestRecord| {
+        (
+            t.environment.device.clone(),
+            t.scenario.model.clone(),
+            t.scenario.quant.clone(),
+            target_label(t),
+            t.parameters.threads,
+            kind(t),
+            t.scenario.prompt_tokens,
+            t.scenario.gen_tokens,
+        )
+    };
+    key(a)
+        .cmp(&key(b))
+        .then_with(|| workload_name(a).cmp(&workload_name(b)))
+        .then_with(|| a.parameters.options.cmp(&b.parameters.options))
+        .then_with(|| a.started_at.cmp(&b.started_at))
+        .then_with(|| a.test_id.cmp(&b.test_id))
+}
+
+/// The rows of `tests`, in table order.
+pub fn rows(tests: &[TestRecord]) -> Vec<Row<'_>> {
+    let mut rows = Vec::new();
+    for test in sorted(tests) {
+        let phases = phases(test);
+        let combined = phases.len() > 1;
+        for (i, phase) in phases.into_iter().enumerate() {
+            rows.push(Row {
+                test,
+                phase,
+                first: i == 0,
+                combined,
+            });
+        }
+    }
+    rows
+}
+
+/// A column of the human-readable tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Column {
+    /// Only shown when the results come from more than one device.
+    Device,
+    Model,
+    Quant,
+    /// Model file size, GiB.
+    Size,
+    /// Parameters, billions.
+    Params,
+    Target,
+    Threads,
+    Test,
+    /// Median t/s ± half-width of the 95% CI.
+    Tps,
+    /// Median time to first token, ms.
+    Ttft,
+    /// Median inter-token latency p50 / p99, ms.
+    Itl,
+    /// Peak resident memory of the worker, GiB.
+    Rss,
+    /// Median energy per token, J.
+    Energy,
+    /// Highest temperature seen, °C.
+    Temp,
+    Status,
+}
+
+impl Column {
+    /// Every column, in table order.
+    pub const ALL: [Column; 15] = [
+        Column::Device,
+        Column::Model,
+        Column::Quant,
+        Column::Size,
+        Column::Params,
+        Column::Target,
+        Column::Threads,
+        Column::Test,
+        Column::Tps,
+        Column::Ttft,
+        Column::Itl,
+        Column::Rss,
+        Column::Energy,
+        Column::Temp,
+        Column::Status,
+    ];
+
+    /// Header as (name, unit); a narrow table puts the unit on a second header line.
+    pub fn header(self) -> (&'static str, &'static str) {
+        match self {
+            Column::Device => ("device", ""),
+            Column::Model => ("model", ""),
+            Column::Quant => ("quant", ""),
+            Column::Size => ("size", "GiB"),
+            Column::Params => ("params", "B"),
+            Column::Target => ("target", ""),
+            Column::Threads => ("threads", ""),
+            Column::Test => ("test", ""),
+            Column::Tps => ("t/s", ""),
+            Column::Ttft => ("TTFT", "ms"),
+            Column::Itl => ("ITL ms", "p50/p99"),
+            Column::Rss => ("RSS", "GiB"),
+            Column::Energy => ("energy", "J/tok"),
+            Column::Temp => ("max", "°C"),
+            Column::Status => ("status", ""),
+        }
+    }
+
+    /// Header on one line: `size GiB`.
+    pub fn header_line(self) -> String {
+        match self.header() {
+            (name, "") => name.to_string(),
+            (name, unit) => format!("{name} {unit}"),
+        }
+    }
+
+    /// Numbers are right-aligned.
+    pub fn numeric(self) -> bool {
+        matches!(
+            self,
+            Column::Size
+                | Column::Params
+                | Column::Threads
+                | Column::Tps
+                | Column::Ttft
+                | Column::Itl
+                | Column::Rss
+                | Column::Energy
+                | Column::Temp
+        )
+    }
+}
+
+/// How the status column shows a reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reasons {
+    /// `failed: worker killed by…`, the reason cut to this many characters.
+    Shortened(usize),
+    /// `failed` alone (the reasons are listed under the table).
+    Hidden,
+}
+
+/// The rows and the columns that have something to show, with what cells need to know.
+pub struct Table<'a> {
+    pub rows: Vec<Row<'a>>,
+    /// Columns with at least one value, in table order.
+    pub columns: Vec<Column>,
+    /// Some but not all weights are synthetic: their model names get a `*`.
+    pub mark_synthetic: bool,
+}
+
+impl<'a> Table<'a> {
+    pub fn new(tests: &'a [TestRecord]) -> Self {
+        let rows = rows(tests);
+        let synthetic = tests.iter().filter(|t| t.scenario.synthetic).count();
+        let devices: BTreeSet<&str> = tests
+            .iter()
+            .map(|t| t.environment.device.as_str())
+            .collect();
+        let mut table = Table {
+            rows,
+            columns: Vec::new(),
+            mark_synthetic: synthetic > 0 && synthetic < tests.len(),
+        };
+        table.columns = Column::ALL
+            .into_iter()
+            .filter(|&c| match c {
+                Column::Device => devices.len() > 1,
+                _ => table.rows.iter().any(|r| table.cell(r, c).is_some()),
+            })
+            .collect();
+        table
+    }
+
+    /// A cell's text, `None` when there is nothing to show (printed as `-`). Status reasons
+    /// are cut to 40 characters; see [`Table::cell_with`].
+    pub fn cell(&self, row: &Row, column: Column) -> Option<String> {
+        self.cell_with(row, column, Reasons::Shortened(40))
+    }
+
+    pub fn cell_with(&self, row: &Row, column: Column, reasons: Reasons) -> Option<String> {
+        let t = row.test;
+        match column {
+            Column::Device => non_empty(&t.environment.device),
+            Column::Model => {
+                let star = if self.mark_synthetic && t.scenario.synthetic {
+                    "*"
+                } else {
+                    ""
+                };
+                non_empty(&t.scenario.model).map(|m| format!("{m}{star}"))
+            }
+            Column::Quant => non_empty(&t.scenario.quant),
+            Column::Size => Some(t.scenario.model_bytes)
+                .filter(|&b| b > 0)
+                .map(|b| format!("{:.2}", gib(b))),
+            Column::Params => t
+                .model
+                .as_ref()
+                .and_then(|m| m.parameters)
+                .map(|p| format!("{:.2}", p as f64 / 1e9)),
+            Column::Target => Some(target_label(t)),
+            Column::Threads => Some(t.parameters.threads)
+                .filter(|&n| n > 0)
+                .map(|n| n.to_string()),
+            Column::Test => Some(row.label()),
+            Column::Tps => row.tps().map(format_tps),
+            Column::Ttft => row
+                .first
+                .then(|| row.summary(metric::TTFT_S))
+                .flatten()
+                .map(|s| format!("{:.1}", s.median * 1e3)),
+            Column::Itl => {
+                if row.phase != Phase::Decode {
+                    return None;
+                }
+                let p50 = row.summary(metric::ITL_P50_S)?;
+                let p99 = row.summary(metric::ITL_P99_S)?;
+                Some(format!("{:.1}/{:.1}", p50.median * 1e3, p99.median * 1e3))
+            }
+            Column::Rss => t.peak_rss_bytes.map(|b| format!("{:.2}", gib(b))),
+            Column::Energy => row.energy().map(|s| format!("{:.3}", s.median)),
+            Column::Temp => t.sensors.max_temp_c.map(|c| format!("{c:.1}")),
+            Column::Status => Some(status_text(&t.status, reasons)),
+        }
+        .filter(|s| !s.is_empty())
+    }
+
+    /// Lines to print above the table: where the results come from.
+    pub fn captions(&self) -> Vec<String> {
+        let mut tests: Vec<&TestRecord> = self.rows.iter().map(|r| r.test).collect();
+        tests.dedup_by(|a, b| std::ptr::eq(*a, *b));
+        let mut lines: Vec<String> = Vec::new();
+        for test in &tests {
+            let line = environment_caption(&test.environment);
+            if !lines.contains(&line) {
+                lines.push(line);
+            }
+        }
+        lines.sort();
+        let synthetic = tests.iter().filter(|t| t.scenario.synthetic).count();
+        if synthetic > 0 && synthetic == tests.len() {
+            lines.push("Synthetic weights: real model shapes, pseudo-random values.".into());
+        } else if synthetic > 0 {
+            lines.push("* synthetic weights: real model shapes, pseudo-random values.".into());
+        }
+        lines
+    }
+
+    /// Why tests did not end `ok`, one line per test, to print under the table.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        for row in self.rows.iter().filter(|r| r.first) {
+            let t = row.test;
+            let what = format!(
+                "{} {} {} {}",
+                t.scenario.model,
+                t.scenario.quant,
+                target_label(t),
+                workload_name(t)
+            );
+            if let Some(reason) = t.status.reason() {
+                notes.push(format!("{what}: {}: {reason}", t.status.label()));
+            }
+            for warning in &t.warnings {
+                notes.push(format!("{what}: warning: {warning}"));
+            }
+        }
+        notes
+    }
+}
+
+/// `Raspberry Pi 5 · Cortex-A76 (4 cores) · Debian 12 · edgebench 0.1.0 (642ad87)`.
+pub fn environment_caption(env: &Environment) -> String {
+    let mut parts = Vec::new();
+    if !env.device.is_empty() {
+        parts.push(env.device.clone());
+    }
+    match (env.cpu_model.as_str(), env.cpu_cores) {
+        ("", 0) => {}
+        ("", n) => parts.push(format!("{n} cores")),
+        (cpu, 0) => parts.push(cpu.to_string()),
+        (cpu, n) => parts.push(format!("{cpu} ({n} cores)")),
+    }
+    if !env.os.is_empty() {
+        parts.push(env.os.clone());
+    }
+    if !env.edgebench_version.is_empty() {
+        let commit: String = env.edgebench_commit.chars().take(7).collect();
+        if commit.is_empty() {
+            parts.push(format!("edgebench {}", env.edgebench_version));
+        } else {
+            parts.push(format!("edgebench {} ({commit})", env.edgebench_version));
+        }
+    }
+    if parts.is_empty() {
+        "unknown environment".into()
+    } else {
+        parts.join(" · ")
+    }
+}
+
+/// `ok`, `failed: worker killed by…`, `skipped`.
+pub fn status_text(status: &Status, reasons: Reasons) -> String {
+    match (status.reason(), reasons) {
+        (Some(reason), Reasons::Shortened(n)) if n > 0 && !reason.trim().is_empty() => {
+            format!("{}: {}", status.label(), shorten(reason, n))
+        }
+        _ => status.label().to_string(),
+    }
+}
+
+/// The first line of `text`, cut to at most `max` characters at a word boundary where one is
+/// near, with `…` when cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.chars().count() <= max {
+        return line.to_string();
+    }
+    let keep: String = line.chars().take(max.saturating_sub(1)).collect();
+    let cut = match keep.rfind(' ') {
+        Some(i) if keep[..i].chars().count() * 2 >= max => &keep[..i],
+        _ => &keep,
+    };
+    format!("{}…", cut.trim_end_matches([' ', ',', ';', ':', '(']))
+}
+
+/// `median ± CI half-width` with two decimals; the median alone for a single repetition.
+pub fn format_tps(s: &Summary) -> String {
+    if s.n < 2 {
+        format!("{:.2}", s.median)
+    } else {
+        format!("{:.2} ± {:.2}", s.median, (s.ci95_high - s.ci95_low) / 2.0)
+    }
+}
+
+fn gib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 30) as f64
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shorten_cuts_at_a_word() {
+        assert_eq!(shorten("out of memory", 20), "out of memory");
+        assert_eq!(
+            shorten("worker killed by signal 9 (SIGKILL)", 20),
+            "worker killed by…"
+        );
+        assert_eq!(shorten("abcdefghijklmnopqrstuvwxyz", 10), "abcdefghi…");
+        assert_eq!(shorten("first line\nsecond", 40), "first line");
+    }
+
+    #[test]
+    fn tps_shows_ci_half_width() {
+        let s = Summary {
+            n: 3,
+            median: 12.345,
+            ci95_low: 12.0,
+            ci95_high: 12.5,
+            ..Default::default()
+        };
+        assert_eq!(format_tps(&s), "12.35 ± 0.25");
+        assert_eq!(format_tps(&Summary { n: 1, ..s }), "12.35");
+    }
+}
