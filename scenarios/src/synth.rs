@@ -492,13 +492,23 @@ struct HashingWriter<'a, W: Write> {
 }
 
 const REPORT_EVERY: u64 = 16 << 20;
-const MAX_CHUNK: usize = 8 << 20;
+const MAX_CHUNK: usize = 16 << 20;
+const PARALLEL_CHUNK: usize = 1 << 20;
 
-impl<W: Write> Write for HashingWriter<'_, W> {
+impl<W: Write + Send> Write for HashingWriter<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let buf = &buf[..buf.len().min(MAX_CHUNK)];
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        let n = if buf.len() >= PARALLEL_CHUNK {
+            // Hash on one core while the other copies into the file.
+            let (hasher, inner) = (&mut self.hasher, &mut self.inner);
+            let ((), written) = rayon::join(|| hasher.update(buf), || inner.write_all(buf));
+            written?;
+            buf.len()
+        } else {
+            let n = self.inner.write(buf)?;
+            self.hasher.update(&buf[..n]);
+            n
+        };
         self.pos += n as u64;
         if self.pos >= self.next_report {
             (self.progress)(self.pos, self.total);
