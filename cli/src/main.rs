@@ -1,1 +1,100 @@
-fn main() {}
+//! `edgebench`: benchmark and profile on-device AI inference.
+//!
+//! The binary reads as a pipeline: parse what the user typed (no side effects), resolve it
+//! against the catalog, this device and the built targets into a plan (`--dry-run` prints it),
+//! then run the plan and export what was measured.
+
+mod commands;
+mod gguf;
+mod plan;
+mod progress;
+mod targets;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const COMMIT: &str = env!("EDGEBENCH_COMMIT");
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("EDGEBENCH_COMMIT"),
+    ")"
+);
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "edgebench",
+    version = LONG_VERSION,
+    about = "Benchmark on-device AI inference across backends and devices",
+    long_about = "Benchmark on-device AI inference across backends and devices.\n\n\
+        edgebench runs standard LLM scenarios (Llama 3 8B, Phi-3 mini, Gemma 2B/7B at common \
+        quantizations) on every built backend, measures prompt processing and generation \
+        speed, time to first token, latency, memory, power and temperature, and writes every \
+        repetition to a JSONL results file as it happens.\n\n\
+        No downloads: models of the exact published shapes are synthesized with seeded \
+        weights (speed does not depend on weight values). Point --model at a real GGUF to \
+        measure your own file.",
+    after_help = "Examples:\n  \
+        edgebench run                         quick suite on this machine\n  \
+        edgebench run --suite standard        every standard scenario that fits in memory\n  \
+        edgebench run --scenario llama3-8b --quant q4_k_m -p 512 -n 128 -r 5\n  \
+        edgebench run --model my.gguf         your own GGUF file\n  \
+        edgebench list scenarios              what can be run\n  \
+        edgebench models synth phi3-mini --quant q4_k_m"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run benchmarks and print a table (the default suite is `quick`).
+    Run(Box<commands::run::RunArgs>),
+    /// List scenarios, targets, quantizations, workloads or suites.
+    List(commands::list::ListArgs),
+    /// Synthesize or list models in the model cache.
+    Models(commands::models::ModelsArgs),
+    /// Show what this machine is and the sensors edgebench can read.
+    Device(commands::device::DeviceArgs),
+    /// Print a table (or Markdown/CSV/JSON) from results files.
+    Report(commands::report::ReportArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let outcome = match cli.command {
+        Command::Run(args) => commands::run::run(*args),
+        Command::List(args) => commands::list::run(args),
+        Command::Models(args) => commands::models::run(args),
+        Command::Device(args) => commands::device::run(args),
+        Command::Report(args) => commands::report::run(args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            // One line: the error and its causes, most specific last.
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("error: {}", chain.join(": "));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The model cache: `--models-dir`, else `$EDGEBENCH_MODELS_DIR`, else the XDG cache.
+pub fn models_dir(flag: &Option<PathBuf>) -> PathBuf {
+    flag.clone()
+        .unwrap_or_else(edgebench_scenarios::synth::default_models_dir)
+}

@@ -1,0 +1,125 @@
+//! `edgebench list`: what can be run.
+
+use crate::plan::gib;
+use crate::targets;
+use clap::{Args, ValueEnum};
+use edgebench_scenarios::{synth, Catalog, Quant};
+use std::process::ExitCode;
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// What to list
+    #[arg(value_enum)]
+    pub what: ListWhat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ListWhat {
+    /// Model architectures and sizes of the catalog
+    Scenarios,
+    /// Backends: which are built and what they run
+    Targets,
+    /// Quantizations
+    Quants,
+    /// Workloads (pp512, tg128…)
+    Workloads,
+    /// Named sets of scenarios
+    Suites,
+}
+
+pub fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::builtin();
+    match args.what {
+        ListWhat::Scenarios => {
+            println!(
+                "{:<16} {:<18} {:>6} {:>7} {:>6} {:>6} {:>8} {:>9}  q4_k_m file",
+                "name", "model", "arch", "params", "layers", "hidden", "heads/kv", "context"
+            );
+            for m in &catalog.models {
+                println!(
+                    "{:<16} {:<18} {:>6} {:>6.2}B {:>6} {:>6} {:>5}/{:<2} {:>9}  {}",
+                    m.name,
+                    m.display_name,
+                    m.arch.gguf_name(),
+                    m.parameter_count() as f64 / 1e9,
+                    m.layers,
+                    m.hidden_size,
+                    m.heads,
+                    m.kv_heads,
+                    m.context_length,
+                    gib(synth::planned_file_bytes(m, Quant::Q4KM))
+                );
+            }
+            println!("\nWhisper sizes (catalogued; their targets are not built yet):");
+            for w in &catalog.whisper {
+                println!(
+                    "  {:<16} {}: {} audio / {} text layers, width {}",
+                    w.name, w.display_name, w.n_audio_layer, w.n_text_layer, w.n_audio_state
+                );
+            }
+        }
+        ListWhat::Targets => {
+            let (found, missing) = targets::discover();
+            for f in &found {
+                let i = &f.info;
+                let summary = targets::KNOWN
+                    .iter()
+                    .find(|k| k.name == f.name)
+                    .map_or("", |k| k.summary);
+                println!("{:<12} {summary}", f.name);
+                println!(
+                    "{:<12} built: {} on {} [{}]",
+                    "",
+                    i.library_version,
+                    i.device,
+                    i.build_flags.join(" ")
+                );
+                println!(
+                    "{:<12} formats {}; architectures {}; quants {}",
+                    "",
+                    i.formats.join(", "),
+                    i.architectures.join(", "),
+                    i.quants.join(", ")
+                );
+                println!("{:<12} worker {}", "", f.worker.display());
+            }
+            for m in &missing {
+                println!("{:<12} not available: {}", m.name, m.reason);
+            }
+        }
+        ListWhat::Quants => {
+            println!("{:<8} {:>9}  llama-3-8b file", "quant", "file_type");
+            let llama = catalog.model("llama3-8b")?;
+            for q in Quant::ALL {
+                println!(
+                    "{:<8} {:>9}  {}",
+                    q.name(),
+                    q.gguf_file_type(),
+                    gib(synth::planned_file_bytes(llama, q))
+                );
+            }
+        }
+        ListWhat::Workloads => {
+            for w in &catalog.workloads {
+                println!(
+                    "{:<14} prompt {:>5}  gen {:>4}  {}",
+                    w.name, w.prompt, w.gen, w.description
+                );
+            }
+        }
+        ListWhat::Suites => {
+            for s in &catalog.suites {
+                let quants: Vec<&str> = s.quants.iter().map(|q| q.name()).collect();
+                println!("{:<10} {}", s.name, s.description);
+                println!(
+                    "{:<10} models {}; quants {}; workloads {}",
+                    "",
+                    s.models.join(", "),
+                    quants.join(", "),
+                    s.workloads.join(", ")
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,7 @@
+//! One module per subcommand.
+
+pub mod device;
+pub mod list;
+pub mod models;
+pub mod report;
+pub mod run;

@@ -1,0 +1,107 @@
+//! `edgebench models`: the model cache.
+
+use crate::plan::gib;
+use crate::progress::synth_bar;
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use edgebench_scenarios::{synth, Catalog, Quant};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args, Debug)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    pub command: ModelsCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelsCommand {
+    /// Write a synthetic GGUF of a catalog model's exact shape into the model cache
+    Synth {
+        /// Catalog model (see `edgebench list scenarios`)
+        model: String,
+        /// Quantizations, comma-separated
+        #[arg(long, short = 'q', value_delimiter = ',', default_value = "q4_k_m")]
+        quant: Vec<String>,
+        /// Seed of the weights
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Model cache folder [default: $XDG_CACHE_HOME/edgebench/models]
+        #[arg(long)]
+        models_dir: Option<PathBuf>,
+    },
+    /// List the models in the cache
+    List {
+        #[arg(long)]
+        models_dir: Option<PathBuf>,
+    },
+}
+
+pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        ModelsCommand::Synth {
+            model,
+            quant,
+            seed,
+            models_dir,
+        } => {
+            let catalog = Catalog::builtin();
+            let spec = catalog.model(&model)?;
+            let quants = quant
+                .iter()
+                .map(|q| Quant::parse(q))
+                .collect::<Result<Vec<_>, _>>()
+                .context("--quant")?;
+            let dir = crate::models_dir(&models_dir);
+            for q in quants {
+                let bar = synth_bar(
+                    &format!("{} {q}", spec.name),
+                    synth::planned_file_bytes(spec, q),
+                );
+                let cached = synth::ensure_cached(&dir, spec, q, seed, &mut |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                });
+                bar.finish_and_clear();
+                let cached = cached?;
+                match &cached.synthesized {
+                    Some(r) => println!(
+                        "{}  {}  written in {:.1} s ({:.2} GB/s)  sha256 {}",
+                        cached.path.display(),
+                        gib(cached.bytes),
+                        r.seconds,
+                        r.bytes as f64 / r.seconds.max(1e-9) / 1e9,
+                        cached.sha256
+                    ),
+                    None => println!(
+                        "{}  {}  already cached  sha256 {}",
+                        cached.path.display(),
+                        gib(cached.bytes),
+                        cached.sha256
+                    ),
+                }
+            }
+        }
+        ModelsCommand::List { models_dir } => {
+            let dir = crate::models_dir(&models_dir);
+            let mut files: Vec<_> = match std::fs::read_dir(&dir) {
+                Ok(it) => it
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "gguf"))
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            files.sort();
+            println!("{} ({} models)", dir.display(), files.len());
+            for f in files {
+                let size = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
+                println!(
+                    "  {:>10}  {}",
+                    gib(size),
+                    f.file_name().unwrap_or_default().to_string_lossy()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

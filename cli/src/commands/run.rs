@@ -1,0 +1,572 @@
+//! `edgebench run`: resolve a plan, synthesize missing models, measure, print a table.
+
+use crate::gguf;
+use crate::plan::{self, ModelSource, PlannedJob, Selection};
+use crate::progress::{self, ProgressObserver};
+use crate::targets;
+use anyhow::{bail, Context};
+use clap::Args;
+use edgebench_harness::client::WorkerCommand;
+use edgebench_harness::protocol::RunSpec;
+use edgebench_harness::runner::{ModelJob, Runner, RunnerConfig, TestSpec};
+use edgebench_harness::sampler::Sampler;
+use edgebench_harness::schema::{
+    Parameters, Record, ScenarioRef, Status, TestRecord, SCHEMA_VERSION,
+};
+use edgebench_harness::sensors::{self, SysRoot};
+use edgebench_harness::stats::StoppingRule;
+use edgebench_harness::store::ResultsWriter;
+use edgebench_scenarios::{Catalog, Quant};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Suite to run: quick (default), standard, long, tiny. See `edgebench list suites`.
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// Catalog models to run, comma-separated (e.g. llama3-8b,phi3-mini). See `edgebench list scenarios`.
+    #[arg(long, short = 's', value_delimiter = ',')]
+    pub scenario: Vec<String>,
+    /// Quantizations, comma-separated: f32, f16, q8_0, q4_0, q4_k_m, q5_k_m [default with --scenario: q4_k_m]
+    #[arg(long, short = 'q', value_delimiter = ',')]
+    pub quant: Vec<String>,
+    /// Your own model file (GGUF); repeat for several.
+    #[arg(long, short = 'm')]
+    pub model: Vec<PathBuf>,
+    /// Targets (backends) to run on, comma-separated [default: every built target]
+    #[arg(long, value_delimiter = ',')]
+    pub target: Vec<String>,
+    /// Workloads by name, comma-separated (pp512, tg128, pp512+tg128, pp4096…)
+    #[arg(long, short = 'w', value_delimiter = ',')]
+    pub workload: Vec<String>,
+    /// Prompt-processing test of N tokens in one batch (llama-bench -p); comma list for several
+    #[arg(short = 'p', long = "n-prompt", value_delimiter = ',')]
+    pub prompt: Vec<usize>,
+    /// Generation test of N single-token decodes (llama-bench -n); comma list for several
+    #[arg(short = 'n', long = "n-gen", value_delimiter = ',')]
+    pub gen: Vec<usize>,
+    /// Prompt then generation in one test, as PROMPT,GEN (llama-bench -pg): gives TTFT and latency
+    #[arg(long = "pg", value_parser = parse_pg)]
+    pub pg: Vec<(usize, usize)>,
+    /// Compute threads; a comma list runs each [default: all cores]
+    #[arg(short = 't', long, value_delimiter = ',')]
+    pub threads: Vec<usize>,
+    /// Run exactly N repetitions per test (turns adaptive stopping off)
+    #[arg(short = 'r', long)]
+    pub repetitions: Option<usize>,
+    /// Fewest repetitions per test
+    #[arg(long, default_value_t = 3)]
+    pub min_reps: usize,
+    /// Most repetitions per test
+    #[arg(long, default_value_t = 20)]
+    pub max_reps: usize,
+    /// Repeat until the 95% confidence interval is within ±this percent of the mean
+    #[arg(long, default_value_t = 2.0)]
+    pub ci: f64,
+    /// Stop repeating a test after this many seconds of measuring
+    #[arg(long, default_value_t = 120.0)]
+    pub max_time: f64,
+    /// Untimed runs of each test before measuring
+    #[arg(long, default_value_t = 1)]
+    pub warmup: usize,
+    /// Seed of synthetic weights and prompt tokens
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where synthetic models are cached [default: $XDG_CACHE_HOME/edgebench/models]
+    #[arg(long)]
+    pub models_dir: Option<PathBuf>,
+    /// Results file to append to [default: edgebench-results/<run id>.jsonl]
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// What to print when done: table, md, csv, json, jsonl
+    #[arg(long, default_value = "table")]
+    pub output: String,
+    /// Print the plan and exit without running anything
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run models even when they look too large for this device's memory
+    #[arg(long)]
+    pub force: bool,
+    /// Sensor sampling rate, Hz
+    #[arg(long, default_value_t = 10.0)]
+    pub sample_hz: f64,
+    /// Seconds a model load or one repetition may take before the worker is stopped
+    #[arg(long, default_value_t = 1800)]
+    pub timeout: u64,
+    /// Read /sys and /proc under this folder instead of / (for fixture trees)
+    #[arg(long, hide = true)]
+    pub sys_root: Option<PathBuf>,
+}
+
+fn parse_pg(s: &str) -> Result<(usize, usize), String> {
+    let (p, g) = s
+        .split_once(',')
+        .ok_or_else(|| format!("'{s}' is not PROMPT,GEN (e.g. 512,128)"))?;
+    let num = |x: &str| {
+        x.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("'{x}' in '{s}' is not a number"))
+    };
+    Ok((num(p)?, num(g)?))
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    // Step 1: check what was typed, without side effects.
+    let exporter = edgebench_reports::exporter_for(&args.output).context("--output")?;
+    if args.ci <= 0.0 || !args.ci.is_finite() {
+        bail!("--ci must be a positive percentage, got {}", args.ci);
+    }
+    if args.repetitions == Some(0) || args.min_reps == 0 || args.max_reps < args.min_reps {
+        bail!("repetitions must be at least 1 and --max-reps at least --min-reps");
+    }
+    if args.threads.contains(&0) {
+        bail!("--threads must be at least 1");
+    }
+    if args.sample_hz <= 0.0 || !args.sample_hz.is_finite() {
+        bail!("--sample-hz must be positive, got {}", args.sample_hz);
+    }
+    let quants = args
+        .quant
+        .iter()
+        .map(|q| Quant::parse(q))
+        .collect::<Result<Vec<_>, _>>()
+        .context("--quant")?;
+    for t in &args.target {
+        if !targets::KNOWN.iter().any(|k| k.name == t) {
+            let known: Vec<&str> = targets::KNOWN.iter().map(|k| k.name).collect();
+            bail!(
+                "--target: unknown target '{t}' (known: {})",
+                known.join(", ")
+            );
+        }
+    }
+
+    // Step 2: resolve against the catalog, the files and this machine.
+    let catalog = Catalog::builtin();
+    let (suite_name, models, workloads) = select_models(&args, &catalog, &quants)?;
+    let (found, missing) = targets::discover();
+    let target_names: Vec<String> = if args.target.is_empty() {
+        if found.is_empty() {
+            let why: Vec<String> = missing
+                .iter()
+                .map(|m| format!("{}: {}", m.name, m.reason))
+                .collect();
+            bail!(
+                "no target is built ({}); run scripts/setup.sh",
+                why.join("; ")
+            );
+        }
+        found.iter().map(|f| f.name.to_string()).collect()
+    } else {
+        args.target.clone()
+    };
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let threads = if args.threads.is_empty() {
+        vec![cores]
+    } else {
+        args.threads.clone()
+    };
+    let root = args.sys_root.clone().map(SysRoot::new).unwrap_or_default();
+    let environment = edgebench_harness::env::detect(&root, crate::VERSION, crate::COMMIT);
+    let selection = Selection {
+        models,
+        targets: target_names,
+        threads,
+        workloads,
+        ram_bytes: environment.ram_bytes,
+        force: args.force,
+    };
+    let jobs = plan::resolve(&selection, &found, &missing);
+    let suite_label = suite_name
+        .map(|s| format!(" (suite {s})"))
+        .unwrap_or_default();
+    eprintln!(
+        "edgebench {} on {} ({}, {} cores){suite_label}:",
+        crate::VERSION,
+        environment.device,
+        environment.cpu_model,
+        environment.cpu_cores
+    );
+    eprint!("{}", plan::describe(&jobs));
+    if args.dry_run {
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    // Step 3: run.
+    let run_id = format!("run-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
+    let results_path = args
+        .results
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("edgebench-results").join(format!("{run_id}.jsonl")));
+    let mut writer = ResultsWriter::append(&results_path)?;
+    let worker_pid = Arc::new(AtomicU32::new(0));
+    let sampler = Sampler::start(
+        sensors::discover(&root, Arc::clone(&worker_pid)),
+        Duration::from_secs_f64(1.0 / args.sample_hz),
+    );
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = Arc::clone(&cancel);
+        // First Ctrl-C: finish cleanly (records already written stay valid); second: leave now.
+        let _ = ctrlc::set_handler(move || {
+            if cancel.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping after the current repetition (Ctrl-C again to quit now)…");
+        });
+    }
+    let rule = match args.repetitions {
+        Some(r) => StoppingRule {
+            min_repetitions: r,
+            max_repetitions: r,
+            target_relative_ci: 0.0,
+            time_cap_s: f64::INFINITY,
+        },
+        None => StoppingRule {
+            min_repetitions: args.min_reps,
+            max_repetitions: args.max_reps,
+            target_relative_ci: args.ci / 100.0,
+            time_cap_s: args.max_time,
+        },
+    };
+    let config = RunnerConfig {
+        run_id: run_id.clone(),
+        environment,
+        rule,
+        warmup: args.warmup,
+        request_timeout: Duration::from_secs(args.timeout),
+    };
+    let models_dir = crate::models_dir(&args.models_dir);
+    let mut runner = Runner {
+        config,
+        sampler: &sampler,
+        writer: &mut writer,
+        worker_pid,
+        cancel: Arc::clone(&cancel),
+    };
+    let mut observer = ProgressObserver::new();
+    let mut records: Vec<TestRecord> = Vec::new();
+    for job in &jobs {
+        if cancel.load(Ordering::Relaxed) {
+            break;
+        }
+        let prepared = match &job.skip {
+            Some(reason) => Err(Status::Skipped {
+                reason: reason.clone(),
+            }),
+            None => prepare_model(job, &models_dir, args.seed),
+        };
+        match prepared {
+            Ok((path, scenario)) => {
+                let model_job = model_job(job, &path, &scenario, args.seed);
+                records.extend(runner.run_job(&model_job, &mut observer)?);
+            }
+            Err(status) => {
+                for r in not_run_records(&runner.config, job, status, args.seed) {
+                    runner.writer.write(&Record::Test(r.clone()))?;
+                    observer.not_run(&r);
+                    records.push(r);
+                }
+            }
+        }
+    }
+    drop(runner);
+    let _ = sampler.stop();
+
+    print_export(&exporter.export(&records)?);
+    eprintln!("Results: {}", results_path.display());
+    if cancel.load(Ordering::Relaxed) {
+        return Ok(ExitCode::from(130));
+    }
+    let failed = records
+        .iter()
+        .filter(|r| matches!(r.status, Status::Failed { .. } | Status::Interrupted { .. }))
+        .count();
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Models and workloads from `--model`, `--scenario`/`--quant` or the suite.
+type Chosen = (
+    Option<String>,
+    Vec<ModelSource>,
+    Vec<edgebench_scenarios::WorkloadSpec>,
+);
+
+fn select_models(args: &RunArgs, catalog: &Catalog, quants: &[Quant]) -> anyhow::Result<Chosen> {
+    let from_flags =
+        plan::workloads_from_flags(catalog, &args.workload, &args.prompt, &args.gen, &args.pg)?;
+    let default_workloads = || -> anyhow::Result<Vec<_>> {
+        Ok(vec![
+            catalog.workload("pp512")?.clone(),
+            catalog.workload("tg128")?.clone(),
+        ])
+    };
+    if !args.model.is_empty() {
+        if args.suite.is_some() || !args.scenario.is_empty() {
+            bail!("--model runs your own file; it cannot be combined with --suite or --scenario");
+        }
+        let mut models = Vec::new();
+        for path in &args.model {
+            let summary = gguf::inspect(path)?;
+            models.push(ModelSource::File {
+                path: path.clone(),
+                summary,
+            });
+        }
+        let workloads = if from_flags.is_empty() {
+            default_workloads()?
+        } else {
+            from_flags
+        };
+        return Ok((None, models, workloads));
+    }
+    let (suite, names, suite_quants, suite_workloads) = if args.scenario.is_empty() {
+        let name = args.suite.clone().unwrap_or_else(|| "quick".into());
+        let suite = catalog.suite(&name).context("--suite")?;
+        let workloads = suite
+            .workloads
+            .iter()
+            .map(|w| catalog.workload(w).cloned())
+            .collect::<Result<Vec<_>, _>>()?;
+        (
+            Some(name),
+            suite.models.clone(),
+            suite.quants.clone(),
+            workloads,
+        )
+    } else {
+        if args.suite.is_some() {
+            bail!("--scenario picks models itself; drop --suite or --scenario");
+        }
+        (
+            None,
+            args.scenario.clone(),
+            vec![Quant::Q4KM],
+            default_workloads()?,
+        )
+    };
+    let quants = if quants.is_empty() {
+        suite_quants
+    } else {
+        quants.to_vec()
+    };
+    let workloads = if from_flags.is_empty() {
+        suite_workloads
+    } else {
+        from_flags
+    };
+    let mut models = Vec::new();
+    for name in &names {
+        let spec = catalog.model(name).context("--scenario")?;
+        for &quant in &quants {
+            models.push(ModelSource::Synthetic {
+                spec: spec.clone(),
+                quant,
+                seed: args.seed,
+            });
+        }
+    }
+    Ok((suite, models, workloads))
+}
+
+/// The model file for a job (synthesized into the cache if needed) and its scenario fields.
+fn prepare_model(
+    job: &PlannedJob,
+    models_dir: &Path,
+    seed: u64,
+) -> Result<(PathBuf, ScenarioRef), Status> {
+    match &job.model {
+        ModelSource::File { path, summary } => Ok((
+            path.clone(),
+            ScenarioRef {
+                model: job.model.model_name(),
+                quant: summary.quant.clone(),
+                model_path: path.display().to_string(),
+                model_bytes: summary.file_bytes,
+                synthetic: summary.synthetic,
+                seed: summary.seed,
+                ..Default::default()
+            },
+        )),
+        ModelSource::Synthetic { spec, quant, .. } => {
+            let bytes = job.model.file_bytes();
+            let path = edgebench_scenarios::synth::cache_path(models_dir, spec, *quant, seed);
+            if !path.exists() {
+                if let Some(free) = free_disk_bytes(models_dir) {
+                    if free < bytes + (1 << 30) {
+                        return Err(Status::Skipped {
+                            reason: format!(
+                                "not enough disk space in {} for the synthetic model: needs {}, {} free",
+                                models_dir.display(),
+                                plan::gib(bytes),
+                                plan::gib(free)
+                            ),
+                        });
+                    }
+                }
+            }
+            let bar = progress::synth_bar(&format!("{} {}", spec.name, quant), bytes);
+            let cached = edgebench_scenarios::synth::ensure_cached(
+                models_dir,
+                spec,
+                *quant,
+                seed,
+                &mut |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            );
+            bar.finish_and_clear();
+            let cached = cached.map_err(|e| Status::Failed {
+                reason: format!("cannot synthesize the model: {e:#}"),
+            })?;
+            if let Some(report) = &cached.synthesized {
+                eprintln!(
+                    "synthesized {} ({}) in {:.1} s, {:.2} GB/s",
+                    report.path.display(),
+                    plan::gib(report.bytes),
+                    report.seconds,
+                    report.bytes as f64 / report.seconds.max(1e-9) / 1e9
+                );
+            }
+            Ok((
+                cached.path.clone(),
+                ScenarioRef {
+                    model: spec.name.clone(),
+                    quant: quant.name().to_string(),
+                    model_path: cached.path.display().to_string(),
+                    model_sha256: Some(cached.sha256.clone()),
+                    model_bytes: cached.bytes,
+                    synthetic: true,
+                    seed: Some(seed),
+                    ..Default::default()
+                },
+            ))
+        }
+    }
+}
+
+fn model_job(job: &PlannedJob, path: &Path, scenario: &ScenarioRef, seed: u64) -> ModelJob {
+    let worker = job.worker.clone().expect("a job that runs has a worker");
+    ModelJob {
+        target: job.target.clone(),
+        worker: WorkerCommand::for_target(worker, job.threads),
+        load: edgebench_harness::target::LoadSpec {
+            model_path: path.to_path_buf(),
+            threads: job.threads,
+            context: job.context(),
+            options: Default::default(),
+        },
+        parameters: Parameters {
+            threads: job.threads,
+            options: Default::default(),
+        },
+        tests: job
+            .workloads
+            .iter()
+            .map(|w| TestSpec {
+                scenario: ScenarioRef {
+                    workload: w.name.clone(),
+                    prompt_tokens: w.prompt,
+                    gen_tokens: w.gen,
+                    ..scenario.clone()
+                },
+                run: RunSpec {
+                    prompt: w.prompt,
+                    gen: w.gen,
+                    seed,
+                },
+            })
+            .collect(),
+    }
+}
+
+/// Records for the tests of a job that did not run (skipped, or its model could not be made).
+fn not_run_records(
+    config: &RunnerConfig,
+    job: &PlannedJob,
+    status: Status,
+    seed: u64,
+) -> Vec<TestRecord> {
+    job.workloads
+        .iter()
+        .map(|w| TestRecord {
+            schema_version: SCHEMA_VERSION,
+            test_id: format!(
+                "{}/{}/{}/{}/{}/t{}",
+                config.run_id,
+                job.model.model_name(),
+                job.model.quant_name(),
+                w.name,
+                job.target,
+                job.threads
+            ),
+            run_id: config.run_id.clone(),
+            started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            environment: config.environment.clone(),
+            scenario: ScenarioRef {
+                model: job.model.model_name(),
+                quant: job.model.quant_name(),
+                workload: w.name.clone(),
+                prompt_tokens: w.prompt,
+                gen_tokens: w.gen,
+                model_bytes: job.model.file_bytes(),
+                synthetic: matches!(job.model, ModelSource::Synthetic { .. }),
+                seed: Some(seed),
+                ..Default::default()
+            },
+            target: edgebench_harness::target::TargetInfo {
+                name: job.target.clone(),
+                ..Default::default()
+            },
+            parameters: Parameters {
+                threads: job.threads,
+                options: Default::default(),
+            },
+            status: status.clone(),
+            model: None,
+            load_s: None,
+            peak_rss_bytes: None,
+            repetitions: Vec::new(),
+            summary: Default::default(),
+            stop_reason: None,
+            sensors: Default::default(),
+            warnings: Vec::new(),
+        })
+        .collect()
+}
+
+/// Free space on the disk holding `dir` (or its nearest existing parent).
+fn free_disk_bytes(dir: &Path) -> Option<u64> {
+    let mut probe = dir.to_path_buf();
+    while !probe.exists() {
+        probe = probe.parent()?.to_path_buf();
+    }
+    let probe = probe.canonicalize().ok()?;
+    let disks = sysinfo::Disks::new_with_refreshed_list();
+    disks
+        .list()
+        .iter()
+        .filter(|d| probe.starts_with(d.mount_point()))
+        .max_by_key(|d| d.mount_point().as_os_str().len())
+        .map(|d| d.available_space())
+}
+
+/// Print an export to stdout, ending with a newline.
+pub fn print_export(text: &str) {
+    if text.ends_with('\n') || text.is_empty() {
+        print!("{text}");
+    } else {
+        println!("{text}");
+    }
+}

@@ -1,0 +1,224 @@
+//! Resolving what the user asked for into a strict plan: which model files, on which targets,
+//! with which parameters and workloads, and what is skipped and why. Nothing runs here and
+//! nothing is written, so `--dry-run` can print the plan.
+
+use crate::gguf::GgufSummary;
+use crate::targets::{supports, FoundTarget, MissingTarget};
+use edgebench_scenarios::{Catalog, ModelSpec, Quant, WorkloadSpec};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// Where a job's model file comes from.
+#[derive(Debug, Clone)]
+pub enum ModelSource {
+    /// Synthesized into the model cache before the job runs (if not cached already).
+    Synthetic {
+        spec: ModelSpec,
+        quant: Quant,
+        seed: u64,
+    },
+    /// The user's own file.
+    File { path: PathBuf, summary: GgufSummary },
+}
+
+impl ModelSource {
+    pub fn model_name(&self) -> String {
+        match self {
+            ModelSource::Synthetic { spec, .. } => spec.name.clone(),
+            ModelSource::File { path, .. } => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }
+    }
+    pub fn quant_name(&self) -> String {
+        match self {
+            ModelSource::Synthetic { quant, .. } => quant.name().to_string(),
+            ModelSource::File { summary, .. } => summary.quant.clone(),
+        }
+    }
+    pub fn architecture(&self) -> String {
+        match self {
+            ModelSource::Synthetic { spec, .. } => spec.arch.gguf_name().to_string(),
+            ModelSource::File { summary, .. } => summary.architecture.clone(),
+        }
+    }
+    /// Size of the model file (planned, for synthetic models not yet written).
+    pub fn file_bytes(&self) -> u64 {
+        match self {
+            ModelSource::Synthetic { spec, quant, .. } => {
+                edgebench_scenarios::synth::planned_file_bytes(spec, *quant)
+            }
+            ModelSource::File { summary, .. } => summary.file_bytes,
+        }
+    }
+}
+
+/// One model on one target with one thread count, and the workloads to run on it.
+#[derive(Debug, Clone)]
+pub struct PlannedJob {
+    pub model: ModelSource,
+    pub target: String,
+    pub worker: Option<PathBuf>,
+    pub threads: usize,
+    pub workloads: Vec<WorkloadSpec>,
+    /// Estimated resident memory while running: weights + KV cache + overhead.
+    pub memory_estimate_bytes: u64,
+    /// Set when the job will not run, with the reason recorded in the results.
+    pub skip: Option<String>,
+}
+
+impl PlannedJob {
+    pub fn context(&self) -> usize {
+        self.workloads
+            .iter()
+            .map(|w| w.prompt + w.gen)
+            .max()
+            .unwrap_or(0)
+            + 1
+    }
+}
+
+/// Everything the user chose, already validated by name.
+pub struct Selection {
+    pub models: Vec<ModelSource>,
+    pub targets: Vec<String>,
+    pub threads: Vec<usize>,
+    pub workloads: Vec<WorkloadSpec>,
+    pub ram_bytes: u64,
+    pub force: bool,
+}
+
+/// Fixed overhead on top of weights and KV cache (runtime, buffers, logits), bytes.
+const OVERHEAD_BYTES: u64 = 300 << 20;
+
+pub fn resolve(
+    sel: &Selection,
+    found: &[FoundTarget],
+    missing: &[MissingTarget],
+) -> Vec<PlannedJob> {
+    let mut jobs = Vec::new();
+    for model in &sel.models {
+        for target in &sel.targets {
+            for &threads in &sel.threads {
+                let context = sel
+                    .workloads
+                    .iter()
+                    .map(|w| w.prompt + w.gen)
+                    .max()
+                    .unwrap_or(0)
+                    + 1;
+                let kv = match model {
+                    ModelSource::Synthetic { spec, .. } => spec.kv_cache_bytes(context),
+                    // A user's file: assume a KV cache of 1/16 of the weights (typical at 4k).
+                    ModelSource::File { summary, .. } => summary.file_bytes / 16,
+                };
+                let memory_estimate_bytes = model.file_bytes() + kv + OVERHEAD_BYTES;
+                let found_target = found.iter().find(|f| f.name == target);
+                let mut skip = match found_target {
+                    None => Some(
+                        missing
+                            .iter()
+                            .find(|m| m.name == target)
+                            .map(|m| format!("target {target} is not available: {}", m.reason))
+                            .unwrap_or_else(|| format!("unknown target {target}")),
+                    ),
+                    Some(f) => {
+                        supports(&f.info, "gguf", &model.architecture(), &model.quant_name()).err()
+                    }
+                };
+                if skip.is_none() && !sel.force && memory_estimate_bytes > sel.ram_bytes {
+                    skip = Some(format!(
+                        "needs about {} of memory, this device has {} (use --force to try anyway)",
+                        gib(memory_estimate_bytes),
+                        gib(sel.ram_bytes)
+                    ));
+                }
+                jobs.push(PlannedJob {
+                    model: model.clone(),
+                    target: target.clone(),
+                    worker: found_target.map(|f| f.worker.clone()),
+                    threads,
+                    workloads: sel.workloads.clone(),
+                    memory_estimate_bytes,
+                    skip,
+                });
+            }
+        }
+    }
+    jobs
+}
+
+pub fn gib(bytes: u64) -> String {
+    format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
+}
+
+/// The plan as text, for `--dry-run` and the run's header.
+pub fn describe(jobs: &[PlannedJob]) -> String {
+    let mut out = String::new();
+    for j in jobs {
+        let what = match &j.model {
+            ModelSource::Synthetic { quant, seed, .. } => format!(
+                "{} {} (synthetic, seed {seed})",
+                j.model.model_name(),
+                quant
+            ),
+            ModelSource::File { path, summary } => format!(
+                "{} {} ({}, {:.2}B parameters)",
+                path.display(),
+                summary.quant,
+                summary.architecture,
+                summary.parameters as f64 / 1e9
+            ),
+        };
+        let workloads: Vec<&str> = j.workloads.iter().map(|w| w.name.as_str()).collect();
+        let _ = write!(
+            out,
+            "  {what} on {} with {} thread{}: {} [{} file, ~{} in memory]",
+            j.target,
+            j.threads,
+            if j.threads == 1 { "" } else { "s" },
+            workloads.join(", "),
+            gib(j.model.file_bytes()),
+            gib(j.memory_estimate_bytes)
+        );
+        if let Some(reason) = &j.skip {
+            let _ = write!(out, "\n      skipped: {reason}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Workloads from `--workload` names and llama-bench style `-p`/`-n`/`--pg` numbers.
+pub fn workloads_from_flags(
+    catalog: &Catalog,
+    names: &[String],
+    prompts: &[usize],
+    gens: &[usize],
+    pg: &[(usize, usize)],
+) -> anyhow::Result<Vec<WorkloadSpec>> {
+    let mut out: Vec<WorkloadSpec> = Vec::new();
+    for n in names {
+        out.push(catalog.workload(n)?.clone());
+    }
+    let make = |prompt: usize, gen: usize| {
+        let name = match (prompt, gen) {
+            (p, 0) => format!("pp{p}"),
+            (0, g) => format!("tg{g}"),
+            (p, g) => format!("pp{p}+tg{g}"),
+        };
+        WorkloadSpec {
+            name,
+            prompt,
+            gen,
+            description: String::new(),
+        }
+    };
+    out.extend(prompts.iter().filter(|&&p| p > 0).map(|&p| make(p, 0)));
+    out.extend(gens.iter().filter(|&&g| g > 0).map(|&g| make(0, g)));
+    out.extend(pg.iter().map(|&(p, g)| make(p, g)));
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|w| seen.insert(w.name.clone()));
+    Ok(out)
+}

@@ -1,0 +1,131 @@
+//! Progress on the terminal: an observer of the runner, never part of it. Bars go to stderr
+//! and disappear when stderr is not a terminal; one line per finished test always stays.
+
+use edgebench_harness::runner::{ModelJob, Observer};
+use edgebench_harness::schema::{metric, RepetitionRecord, TestRecord};
+use edgebench_harness::stats::StoppingRule;
+use edgebench_harness::target::ModelInfo;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::time::Duration;
+
+pub fn synth_bar(label: &str, bytes: u64) -> ProgressBar {
+    let bar = ProgressBar::new(bytes);
+    bar.set_style(
+        ProgressStyle::with_template("synthesizing {msg} {bar:30} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta})")
+            .expect("valid template"),
+    );
+    bar.set_message(label.to_string());
+    bar
+}
+
+pub struct ProgressObserver {
+    bar: Option<ProgressBar>,
+}
+
+impl ProgressObserver {
+    pub fn new() -> Self {
+        Self { bar: None }
+    }
+
+    fn label(test: &TestRecord) -> String {
+        format!(
+            "{} {} {} on {} ({} threads)",
+            test.scenario.model,
+            test.scenario.quant,
+            test.scenario.workload,
+            test.target.name,
+            test.parameters.threads
+        )
+    }
+
+    fn spinner(&mut self, message: String) {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar.set_message(message);
+        if let Some(old) = self.bar.replace(bar) {
+            old.finish_and_clear();
+        }
+    }
+
+    /// A test that did not run (skipped, or its model could not be made).
+    pub fn not_run(&mut self, test: &TestRecord) {
+        eprintln!(
+            "  - {}: {}: {}",
+            Self::label(test),
+            test.status.label(),
+            test.status.reason().unwrap_or_default()
+        );
+    }
+}
+
+impl Observer for ProgressObserver {
+    fn job_started(&mut self, job: &ModelJob) {
+        self.spinner(format!(
+            "loading {} on {}",
+            job.load.model_path.display(),
+            job.target
+        ));
+    }
+
+    fn loaded(&mut self, job: &ModelJob, load_s: f64, _model: &ModelInfo) {
+        if let Some(bar) = &self.bar {
+            bar.println(format!(
+                "  loaded {} on {} in {load_s:.2} s",
+                job.load.model_path.display(),
+                job.target
+            ));
+        }
+    }
+
+    fn test_started(&mut self, test: &TestRecord) {
+        self.spinner(format!("{}: warming up", Self::label(test)));
+    }
+
+    fn repetition(&mut self, test: &TestRecord, rep: &RepetitionRecord, rule: &StoppingRule) {
+        let headline = if test.scenario.gen_tokens > 0 {
+            metric::TG_TPS
+        } else {
+            metric::PP_TPS
+        };
+        let value = rep.metrics.get(headline).copied().unwrap_or(f64::NAN);
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!(
+                "{}: repetition {} (of {}–{}): {value:.2} t/s",
+                Self::label(test),
+                rep.index + 1,
+                rule.min_repetitions,
+                rule.max_repetitions
+            ));
+        }
+    }
+
+    fn test_finished(&mut self, test: &TestRecord) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        let headline = if test.scenario.gen_tokens > 0 {
+            metric::TG_TPS
+        } else {
+            metric::PP_TPS
+        };
+        match (test.status.reason(), test.summary.get(headline)) {
+            (None, Some(s)) => eprintln!(
+                "  ✓ {}: {:.2} ± {:.2} t/s ({} repetitions, {})",
+                Self::label(test),
+                s.median,
+                (s.ci95_high - s.ci95_low) / 2.0,
+                s.n,
+                test.stop_reason.as_deref().unwrap_or("-")
+            ),
+            (reason, _) => eprintln!(
+                "  ✗ {}: {}: {}",
+                Self::label(test),
+                test.status.label(),
+                reason.unwrap_or("no measurement")
+            ),
+        }
+    }
+}

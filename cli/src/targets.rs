@@ -1,0 +1,108 @@
+//! The targets edgebench knows, and which of them are built on this machine.
+//!
+//! Each target is a worker executable (`edgebench-worker-<name>`) built from its folder under
+//! `targets/`. Adding a target means adding its folder and one line here.
+
+use edgebench_harness::client::{locate_worker, WorkerClient, WorkerCommand};
+use edgebench_harness::protocol::{Request, Response};
+use edgebench_harness::target::TargetInfo;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub struct KnownTarget {
+    pub name: &'static str,
+    pub summary: &'static str,
+    /// How to build it when it is missing.
+    pub build_hint: &'static str,
+}
+
+pub const KNOWN: &[KnownTarget] = &[KnownTarget {
+    name: "candle",
+    summary: "Hugging Face candle (Rust): GGUF llama, phi3, gemma on CPU",
+    build_hint: "cargo build --release -p edgebench-candle",
+}];
+
+/// A target as found on this machine.
+pub struct FoundTarget {
+    pub name: &'static str,
+    pub worker: PathBuf,
+    pub info: TargetInfo,
+}
+
+/// Why a known target cannot be used here.
+pub struct MissingTarget {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+/// Every known target: built ones with what they report about themselves, and missing ones
+/// with the reason.
+pub fn discover() -> (Vec<FoundTarget>, Vec<MissingTarget>) {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for known in KNOWN {
+        match probe(known) {
+            Ok(t) => found.push(t),
+            Err(reason) => missing.push(MissingTarget {
+                name: known.name,
+                reason,
+            }),
+        }
+    }
+    (found, missing)
+}
+
+fn probe(known: &KnownTarget) -> Result<FoundTarget, String> {
+    let worker = locate_worker(known.name).ok_or_else(|| {
+        format!(
+            "worker {} not found (build it: {})",
+            edgebench_harness::client::worker_binary_name(known.name),
+            known.build_hint
+        )
+    })?;
+    let mut client = WorkerClient::spawn(&WorkerCommand::for_target(worker.clone(), 1))
+        .map_err(|e| e.to_string())?;
+    let info = match client.request(&Request::Info, Duration::from_secs(30), |_| {}) {
+        Ok(Response::Info(info)) => info,
+        Ok(other) => return Err(format!("unexpected answer {other:?}")),
+        Err(e) => return Err(e.to_string()),
+    };
+    client.quit();
+    Ok(FoundTarget {
+        name: known.name,
+        worker,
+        info,
+    })
+}
+
+/// Whether a target can run a model, and if not, why.
+pub fn supports(
+    info: &TargetInfo,
+    format: &str,
+    architecture: &str,
+    quant: &str,
+) -> Result<(), String> {
+    let has = |list: &[String], x: &str| list.iter().any(|y| y == x);
+    if !has(&info.formats, format) {
+        return Err(format!(
+            "{} does not read {format} files (reads {})",
+            info.name,
+            info.formats.join(", ")
+        ));
+    }
+    if !has(&info.architectures, architecture) {
+        return Err(format!(
+            "{} does not run the {architecture} architecture (runs {})",
+            info.name,
+            info.architectures.join(", ")
+        ));
+    }
+    if !quant.is_empty() && quant != "unknown" && !has(&info.quants, quant) {
+        return Err(format!(
+            "{} does not run {quant} (runs {})",
+            info.name,
+            info.quants.join(", ")
+        ));
+    }
+    Ok(())
+}

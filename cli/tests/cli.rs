@@ -1,0 +1,388 @@
+//! The `edgebench` binary as a user runs it, on tiny synthetic models in temp folders.
+
+use assert_cmd::Command;
+use edgebench_harness::schema::{Record, Status};
+use predicates::prelude::*;
+use std::path::{Path, PathBuf};
+
+fn edgebench() -> Command {
+    let mut cmd = Command::cargo_bin("edgebench").unwrap();
+    // Worker binaries are built next to `edgebench` (scripts/test.sh builds every binary first).
+    cmd.env_remove("EDGEBENCH_MODELS_DIR");
+    cmd
+}
+
+/// Every record of a results file.
+fn records(path: &Path) -> Vec<Record> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l}: {e}")))
+        .collect()
+}
+
+fn test_records(path: &Path) -> Vec<edgebench_harness::schema::TestRecord> {
+    records(path)
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Test(t) => Some(t),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A one-line error: exit code 2, a single stderr line naming `needle`, no panic.
+fn assert_one_line_error(output: &std::process::Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "stderr: {stderr}");
+    assert!(
+        errors[0].contains(needle),
+        "{:?} does not name {needle}",
+        errors[0]
+    );
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+}
+
+fn synth(dir: &Path, model: &str, quant: &str) -> PathBuf {
+    let out = edgebench()
+        .args(["models", "synth", model, "--quant", quant, "--models-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    PathBuf::from(stdout.split_whitespace().next().unwrap())
+}
+
+#[test]
+fn version_names_the_commit() {
+    edgebench().arg("--version").assert().success().stdout(
+        predicate::str::is_match(r"^edgebench \d+\.\d+\.\d+ \(commit [0-9a-z-]+\)\n$").unwrap(),
+    );
+}
+
+#[test]
+fn list_scenarios_shows_published_shapes() {
+    edgebench()
+        .args(["list", "scenarios"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("llama3-8b").and(predicate::str::contains("8.03B")))
+        .stdout(predicate::str::contains("phi3-mini").and(predicate::str::contains("gemma-7b")));
+}
+
+#[test]
+fn list_targets_reports_candle_build() {
+    edgebench()
+        .args(["list", "targets"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("candle").and(predicate::str::contains("built: candle-core")),
+        );
+}
+
+#[test]
+fn run_tiny_model_prints_table_and_writes_every_repetition() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results.jsonl");
+    let out = edgebench()
+        .args([
+            "run",
+            "--scenario",
+            "llama3-8b-tiny",
+            "--quant",
+            "q8_0",
+            "-p",
+            "16",
+            "-n",
+            "16",
+            "-r",
+            "3",
+            "-t",
+            "1",
+        ])
+        .arg("--models-dir")
+        .arg(dir.path().join("models"))
+        .arg("--results")
+        .arg(&results)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout {stdout}\nstderr {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("llama3-8b-tiny") && stdout.contains("pp16") && stdout.contains("tg16"),
+        "{stdout}"
+    );
+    let all = records(&results);
+    assert_eq!(
+        all.iter()
+            .filter(|r| matches!(r, Record::Repetition(_)))
+            .count(),
+        6
+    );
+    let tests = test_records(&results);
+    assert_eq!(tests.len(), 2);
+    for t in &tests {
+        assert_eq!(t.status, Status::Ok, "{t:?}");
+        assert_eq!(t.repetitions.len(), 3);
+        assert!(t.scenario.synthetic && t.scenario.model_sha256.is_some());
+        assert_eq!(t.target.name, "candle");
+        assert!(t.peak_rss_bytes.unwrap() > 1 << 20);
+        let headline = if t.scenario.gen_tokens > 0 {
+            "tg_tps"
+        } else {
+            "pp_tps"
+        };
+        assert!(t.summary[headline].median > 0.0);
+    }
+}
+
+#[test]
+fn bad_model_files_get_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.gguf");
+    let out = edgebench()
+        .args(["run", "--model"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "nope.gguf");
+
+    let good = synth(&dir.path().join("models"), "gemma-2b-tiny", "q4_0");
+    let bytes = std::fs::read(&good).unwrap();
+    let truncated = dir.path().join("truncated.gguf");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let out = edgebench()
+        .args(["run", "--model"])
+        .arg(&truncated)
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "truncated.gguf: truncated");
+
+    let header_only = dir.path().join("header.gguf");
+    std::fs::write(&header_only, &bytes[..100]).unwrap();
+    let out = edgebench()
+        .args(["run", "--model"])
+        .arg(&header_only)
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "header.gguf");
+
+    let not_gguf = dir.path().join("text.gguf");
+    std::fs::write(&not_gguf, "hello").unwrap();
+    let out = edgebench()
+        .args(["run", "--model"])
+        .arg(&not_gguf)
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "text.gguf: not a readable GGUF file");
+}
+
+#[test]
+fn wrong_architecture_is_skipped_with_the_reason() {
+    use candle_core::quantized::gguf_file;
+    let dir = tempfile::tempdir().unwrap();
+    let good = synth(&dir.path().join("models"), "llama3-8b-tiny", "q8_0");
+    let mut file = std::fs::File::open(&good).unwrap();
+    let content = gguf_file::Content::read(&mut file).unwrap();
+    let mut metadata: Vec<(String, gguf_file::Value)> =
+        content.metadata.clone().into_iter().collect();
+    for (k, v) in metadata.iter_mut() {
+        if k == "general.architecture" {
+            *v = gguf_file::Value::String("mamba9".into());
+        }
+    }
+    let tensors: Vec<(String, candle_core::quantized::QTensor)> = content
+        .tensor_infos
+        .keys()
+        .map(|name| {
+            (
+                name.clone(),
+                content
+                    .tensor(&mut file, name, &candle_core::Device::Cpu)
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let wrong = dir.path().join("wrong-arch.gguf");
+    let mut out_file = std::fs::File::create(&wrong).unwrap();
+    let md: Vec<(&str, &gguf_file::Value)> =
+        metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let ts: Vec<(&str, &candle_core::quantized::QTensor)> =
+        tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    gguf_file::write(&mut out_file, &md, &ts).unwrap();
+    drop(out_file);
+
+    let results = dir.path().join("r.jsonl");
+    let out = edgebench()
+        .args(["run", "-p", "8", "-r", "1", "--model"])
+        .arg(&wrong)
+        .arg("--results")
+        .arg(&results)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("skipped"), "{stdout}");
+    let tests = test_records(&results);
+    assert_eq!(tests.len(), 1);
+    match &tests[0].status {
+        Status::Skipped { reason } => assert!(reason.contains("mamba9"), "{reason}"),
+        other => panic!("expected skipped, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_flags_get_one_line_errors() {
+    let out = edgebench()
+        .args(["run", "--quant", "q3_x"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "q3_x");
+    let out = edgebench()
+        .args(["run", "--scenario", "llama9-1t"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "llama9-1t");
+    let out = edgebench()
+        .args(["run", "--output", "pdf"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "pdf");
+    let out = edgebench()
+        .args(["run", "--target", "tensorflow"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "tensorflow");
+}
+
+#[test]
+fn dry_run_plans_without_running_and_skips_what_does_not_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = edgebench()
+        .args(["run", "--suite", "standard", "--dry-run", "--models-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let plan = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        plan.contains("llama3-8b q4_k_m (synthetic, seed 1) on candle"),
+        "{plan}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "a dry run writes nothing"
+    );
+}
+
+/// The worker dying mid-test (killed from outside, as the OOM killer would) fails that test
+/// with the reason, and the next test still runs.
+#[cfg(target_os = "linux")]
+#[test]
+fn killed_worker_is_a_failed_test_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("r.jsonl");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("edgebench"))
+        .args([
+            "run",
+            "--scenario",
+            "phi3-mini-tiny",
+            "--quant",
+            "q4_0",
+            "-p",
+            "16",
+            "-n",
+            "16",
+            "-t",
+            "1",
+            "--min-reps",
+            "1000000",
+            "--max-reps",
+            "1000000",
+            "--max-time",
+            "5",
+        ])
+        .arg("--models-dir")
+        .arg(dir.path().join("models"))
+        .arg("--results")
+        .arg(&results)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the first repetition of the first test (pp16), then kill the worker.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let worker = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no repetition written in time"
+        );
+        let reps = std::fs::read_to_string(&results)
+            .unwrap_or_default()
+            .matches("\"record\":\"repetition\"")
+            .count();
+        if reps > 0 {
+            if let Some(pid) = child_pid_named(child.id(), "edgebench-worke") {
+                break pid;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    unsafe { libc::kill(worker as i32, libc::SIGKILL) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "a failed test makes the run exit 1");
+    let tests = test_records(&results);
+    assert_eq!(tests.len(), 2, "{tests:#?}");
+    match &tests[0].status {
+        Status::Failed { reason } => assert!(reason.contains("signal 9"), "{reason}"),
+        other => panic!("expected the first test to fail, got {other:?}"),
+    }
+    assert!(
+        !tests[0].repetitions.is_empty(),
+        "repetitions before the crash are kept"
+    );
+    assert_eq!(
+        tests[1].status,
+        Status::Ok,
+        "the next test runs on a fresh worker"
+    );
+}
+
+#[cfg(target_os = "linux")]
+fn child_pid_named(parent: u32, comm_prefix: &str) -> Option<u32> {
+    for entry in std::fs::read_dir("/proc").ok()? {
+        let entry = entry.ok()?;
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid …
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let ppid: u32 = stat[close + 2..]
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        if ppid == parent && comm.starts_with(comm_prefix) {
+            return Some(pid);
+        }
+    }
+    None
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what edgebench needs on a fresh Linux machine, then builds it in release mode.
+# Idempotent: run it as often as you like; it only installs what is missing.
+#
+#   scripts/setup.sh            # check/install system packages, build edgebench and its targets
+#
+# Environment:
+#   EDGEBENCH_NO_APT=1          never call apt-get (print what is missing instead)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
+# --- Rust toolchain --------------------------------------------------------------------------
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    say "cargo not found: install Rust from https://rustup.rs (rustup) and run this again"
+    exit 1
+  fi
+fi
+
+# --- System packages -------------------------------------------------------------------------
+# A C toolchain for the crates that build C (and, for the llama.cpp/whisper.cpp targets,
+# cmake and libclang). Debian/Ubuntu package names.
+need_pkgs=()
+want_pkgs=(gcc g++ pkg-config)
+if command -v dpkg >/dev/null 2>&1; then
+  for pkg in "${want_pkgs[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
+  done
+fi
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "${EDGEBENCH_NO_APT:-0}" = 1 ] || ! command -v apt-get >/dev/null 2>&1; then
+    say "missing system packages: ${need_pkgs[*]} (install them with your package manager)"
+  else
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    say "installing ${need_pkgs[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  fi
+fi
+
+# --- Build -------------------------------------------------------------------------------------
+# Release builds for both the main job and the tests: one set of artifacts, real speed.
+say "building edgebench and its targets (release; the first build takes a few minutes)"
+cargo build --release --workspace --bins --quiet
+say "ready: target/release/edgebench"
