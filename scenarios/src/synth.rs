@@ -44,7 +44,7 @@ use std::time::Instant;
 
 /// Version of the weight generator and file layout. Bump it whenever the bytes written for a
 /// given (spec, quant, seed) change, so caches never reuse an old file.
-pub const GENERATOR_VERSION: u32 = 1;
+pub const GENERATOR_VERSION: u32 = 2;
 
 /// `general.alignment` of the files written (candle's writer pads to 32 bytes).
 pub const ALIGNMENT: u64 = 32;
@@ -226,10 +226,20 @@ fn entries(model: &ModelSpec, quant: Quant) -> Vec<Entry> {
     if !model.tied_embeddings {
         push("output.weight".into(), vec![v, h], Kind::Output, 0);
     }
+    // The order llama.cpp's quantize writes (its loader's weight_name_comparer): tensors outside
+    // blocks first, then block by block, by name within each.
+    out.sort_by_cached_key(|e| (layer_of(&e.plan.name), e.plan.name.clone()));
     out
 }
 
-/// The tensors of `model` at `quant`, in file order, with llama.cpp's names and types.
+/// `blk.N.` → `Some(N)`, else `None` (sorts first).
+fn layer_of(name: &str) -> Option<usize> {
+    name.strip_prefix("blk.")?.split('.').next()?.parse().ok()
+}
+
+/// The tensors of `model` at `quant`, in file order, with llama.cpp's names, shapes and types.
+/// The order is llama.cpp quantize's: `output.weight`, `output_norm.weight`, `token_embd.weight`,
+/// then each block's tensors sorted by name.
 pub fn tensor_plan(model: &ModelSpec, quant: Quant) -> Vec<TensorPlan> {
     entries(model, quant).into_iter().map(|e| e.plan).collect()
 }

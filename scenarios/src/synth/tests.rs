@@ -73,6 +73,18 @@ fn llama3_8b_q4_k_m_matches_published_file() {
     let m = model("llama3-8b");
     let plan = tensor_plan(&m, Quant::Q4KM);
     assert_eq!(plan.len(), 291);
+    let names: Vec<&str> = plan.iter().take(5).map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "output.weight",
+            "output_norm.weight",
+            "token_embd.weight",
+            "blk.0.attn_k.weight",
+            "blk.0.attn_norm.weight"
+        ]
+    );
+    assert_eq!(plan[290].name, "blk.31.ffn_up.weight");
     let get = |n: &str| plan.iter().find(|t| t.name == n).unwrap().clone();
     assert_eq!(get("token_embd.weight").shape, vec![128256, 4096]);
     assert_eq!(get("token_embd.weight").dtype, GgmlDType::Q4K);
@@ -131,8 +143,10 @@ fn gemma_has_no_output_and_q6_k_embedding() {
         .iter()
         .all(|t| t.shape.len() == 1 || t.dtype == GgmlDType::Q8_0));
     let q40 = tensor_plan(&m, Quant::Q4_0);
-    assert_eq!(q40[0].dtype, GgmlDType::Q6K);
-    assert_eq!(q40[2].dtype, GgmlDType::Q4_0);
+    let get = |n: &str| q40.iter().find(|t| t.name == n).unwrap().dtype;
+    assert_eq!(get("token_embd.weight"), GgmlDType::Q6K);
+    assert_eq!(get("blk.0.attn_q.weight"), GgmlDType::Q4_0);
+    assert_eq!(get("blk.0.attn_v.weight"), GgmlDType::Q4_0);
 }
 
 #[test]
