@@ -386,3 +386,69 @@ fn child_pid_named(parent: u32, comm_prefix: &str) -> Option<u32> {
     }
     None
 }
+
+/// Ctrl-C stops after the current repetition; the results file stays valid JSONL and keeps
+/// what was measured.
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_c_leaves_a_valid_results_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("r.jsonl");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("edgebench"))
+        .args([
+            "run",
+            "--scenario",
+            "llama3-8b-tiny",
+            "--quant",
+            "q8_0",
+            "-n",
+            "16",
+            "-t",
+            "1",
+        ])
+        .args([
+            "--min-reps",
+            "1000000",
+            "--max-reps",
+            "1000000",
+            "--max-time",
+            "60",
+        ])
+        .arg("--models-dir")
+        .arg(dir.path().join("models"))
+        .arg("--results")
+        .arg(&results)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::fs::read_to_string(&results)
+        .unwrap_or_default()
+        .matches("\"record\":\"repetition\"")
+        .count()
+        < 3
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no repetitions written in time"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let all = records(&results); // panics on any invalid line
+    let tests = test_records(&results);
+    assert_eq!(tests.len(), 1);
+    assert!(
+        matches!(tests[0].status, Status::Interrupted { .. }),
+        "{:?}",
+        tests[0].status
+    );
+    let reps = all
+        .iter()
+        .filter(|r| matches!(r, Record::Repetition(_)))
+        .count();
+    assert!(reps >= 3 && tests[0].repetitions.len() == reps);
+}

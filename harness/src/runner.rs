@@ -164,7 +164,10 @@ impl Runner<'_> {
         self.cancel.load(Ordering::Relaxed)
     }
 
-    fn start_and_load(&mut self, job: &ModelJob) -> Result<Loaded, (Option<Box<TargetInfo>>, String)> {
+    fn start_and_load(
+        &mut self,
+        job: &ModelJob,
+    ) -> Result<Loaded, (Option<Box<TargetInfo>>, String)> {
         let mut client = WorkerClient::spawn(&job.worker).map_err(|e| (None, e.to_string()))?;
         self.worker_pid.store(client.pid(), Ordering::Relaxed);
         let info = match client.request(&Request::Info, Duration::from_secs(60), |_| {}) {
@@ -191,7 +194,10 @@ impl Runner<'_> {
                 load_s,
                 peak_rss_bytes,
             }),
-            Ok(other) => Err((Some(Box::new(info)), format!("worker answered {other:?} to load"))),
+            Ok(other) => Err((
+                Some(Box::new(info)),
+                format!("worker answered {other:?} to load"),
+            )),
             Err(e) => Err((Some(Box::new(info)), format!("load failed: {e}"))),
         }
     }
@@ -246,7 +252,10 @@ impl Runner<'_> {
         let needed = test.run.prompt + test.run.gen;
         if let Some(max) = loaded.model.max_context.filter(|&m| needed > m) {
             record.status = Status::Skipped {
-                reason: format!("{} handles at most {max} tokens of this model, the workload needs {needed}", record.target.name),
+                reason: format!(
+                    "{} handles at most {max} tokens of this model, the workload needs {needed}",
+                    record.target.name
+                ),
             };
             return Ok(());
         }
