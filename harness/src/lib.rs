@@ -7,7 +7,10 @@
 //! - [`sensors::Sensor`] and [`sampler::Sampler`]: background readings with phase markers.
 //! - [`runner`]: warmup, repetitions, adaptive stopping, every repetition appended to the store.
 //! - [`schema`]: the versioned result records, written as JSONL by [`store`].
+//! - [`target::SpeechTarget`] and [`speech`]: the same for speech models (Whisper), with
+//!   [`audio`] reading the WAV input.
 
+pub mod audio;
 pub mod client;
 pub mod env;
 pub mod protocol;
@@ -15,6 +18,7 @@ pub mod runner;
 pub mod sampler;
 pub mod schema;
 pub mod sensors;
+pub mod speech;
 pub mod stats;
 pub mod store;
 pub mod target;

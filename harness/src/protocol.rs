@@ -32,11 +32,42 @@ pub enum Request {
         prompt: Vec<u32>,
         gen: usize,
     },
+    /// One repetition of a speech workload (speech workers only, see [`crate::speech`]).
+    RunSpeech(SpeechRunSpec),
+    /// Encoder output and first decoder logits for a given log-mel (speech workers; `check`).
+    SpeechCheck(SpeechCheckSpec),
     Quit,
 }
 
+/// One repetition of a speech workload on the first 30 s window of a 16 kHz mono WAV file.
+/// Steps not timed here are still run (untimed, before the timed ones) when later steps need
+/// their output: a decode-only workload encodes the audio once first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct SpeechRunSpec {
+    /// The WAV file; the worker reads it once with a real WAV reader (untimed).
+    pub audio_path: std::path::PathBuf,
+    /// Time the log-mel spectrogram (`mel_s`).
+    pub mel: bool,
+    /// Time the encoder (`encode_s`).
+    pub encode: bool,
+    /// Single-token greedy decoder steps after the decoder prompt (the start-of-transcript
+    /// sequence, timed as `prefill_s`); end-of-text is ignored. 0: no decoding.
+    pub decode: usize,
+}
+
+/// Input of a speech check: the same log-mel for every backend.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SpeechCheckSpec {
+    /// `n_mels` rows of 3000 frames, row-major.
+    pub mel: Vec<f32>,
+    pub n_mels: usize,
+    /// Decoder steps after the prompt whose greedy tokens are returned.
+    #[serde(default)]
+    pub gen: usize,
+}
+
 /// One repetition of a workload: `prompt` tokens in one batch, then `gen` single-token decodes.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct RunSpec {
     pub prompt: usize,
     pub gen: usize,
@@ -54,6 +85,10 @@ pub enum Phase {
     Warmup,
     Prefill,
     Decode,
+    /// Speech: log-mel spectrogram of the audio.
+    Mel,
+    /// Speech: the audio encoder.
+    Encode,
 }
 
 impl Phase {
@@ -65,6 +100,8 @@ impl Phase {
             Phase::Warmup => "warmup",
             Phase::Prefill => "prefill",
             Phase::Decode => "decode",
+            Phase::Mel => "mel",
+            Phase::Encode => "encode",
         }
     }
 }
@@ -82,6 +119,15 @@ pub struct RepetitionTiming {
     pub tokens: Vec<u32>,
     /// Peak resident memory of the worker process so far, bytes.
     pub peak_rss_bytes: Option<u64>,
+    /// Speech: seconds of audio in the window processed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_s: Option<f64>,
+    /// Speech: seconds computing the log-mel spectrogram.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mel_s: Option<f64>,
+    /// Speech: seconds in the encoder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encode_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -100,6 +146,15 @@ pub enum Response {
     Generated {
         /// Logits of the last prompt position.
         prefill_logits: Vec<f32>,
+        tokens: Vec<u32>,
+    },
+    /// Answer to [`Request::SpeechCheck`].
+    SpeechChecked {
+        /// Encoder output (`n_audio_ctx × n_audio_state`), where the backend exposes it.
+        encoder_output: Option<Vec<f32>>,
+        /// Decoder logits after the start-of-transcript prompt.
+        prompt_logits: Vec<f32>,
+        /// Greedy tokens of the decoder steps that followed.
         tokens: Vec<u32>,
     },
     Error {
@@ -125,6 +180,12 @@ mod tests {
                 prompt: vec![1, 2],
                 gen: 4,
             },
+            Request::RunSpeech(SpeechRunSpec {
+                audio_path: "clip.wav".into(),
+                mel: true,
+                encode: true,
+                decode: 64,
+            }),
             Request::Quit,
         ];
         for r in reqs {

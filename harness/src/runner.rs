@@ -5,7 +5,7 @@
 //! watch.
 
 use crate::client::{WorkerClient, WorkerCommand, WorkerError};
-use crate::protocol::{Phase, RepetitionTiming, Request, Response, RunSpec};
+use crate::protocol::{Phase, RepetitionTiming, Request, Response, RunSpec, SpeechRunSpec};
 use crate::sampler::Sampler;
 use crate::schema::{
     metric, Environment, Parameters, Record, RepetitionRecord, ScenarioRef, Status, TestRecord,
@@ -20,10 +20,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// One workload to measure on a loaded model.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct TestSpec {
     pub scenario: ScenarioRef,
     pub run: RunSpec,
+    /// A speech workload (sent as [`Request::RunSpeech`] instead of `run`) on a speech worker.
+    pub speech: Option<SpeechRunSpec>,
 }
 
 /// One model on one target with fixed parameters: loaded once, then every test runs on it.
@@ -249,7 +251,12 @@ impl Runner<'_> {
         record: &mut TestRecord,
         observer: &mut dyn Observer,
     ) -> Result<(), WorkerError> {
-        let needed = test.run.prompt + test.run.gen;
+        let needed = match &test.speech {
+            // The decoder prompt (at most 4 tokens) and the steps.
+            Some(speech) if speech.decode > 0 => 4 + speech.decode,
+            Some(_) => 0,
+            None => test.run.prompt + test.run.gen,
+        };
         if let Some(max) = loaded.model.max_context.filter(|&m| needed > m) {
             record.status = Status::Skipped {
                 reason: format!(
@@ -263,14 +270,14 @@ impl Runner<'_> {
         let timeout = self.config.request_timeout;
         for _ in 0..self.config.warmup {
             sampler.mark(Phase::Warmup);
-            run_once(&mut loaded.client, test.run, timeout, |_| {})?;
+            run_once(&mut loaded.client, test, timeout, |_| {})?;
         }
         sampler.mark(Phase::Idle);
         observer.warmup_done(record);
-        let headline = if test.run.gen > 0 {
-            metric::TG_TPS
-        } else {
-            metric::PP_TPS
+        let headline = match &test.speech {
+            Some(speech) => crate::speech::headline(speech),
+            None if test.run.gen > 0 => metric::TG_TPS,
+            None => metric::PP_TPS,
         };
         let started = Instant::now();
         let mut headline_values = Vec::new();
@@ -282,12 +289,22 @@ impl Runner<'_> {
                 break;
             }
             let mut spans: Vec<(Phase, f64)> = vec![(Phase::Idle, sampler.now())];
-            let timing = run_once(&mut loaded.client, test.run, timeout, |phase| {
+            let timing = run_once(&mut loaded.client, test, timeout, |phase| {
                 spans.push((phase, sampler.mark(phase)))
             })?;
             let end = sampler.now();
-            let mut metrics = repetition_metrics(&timing, test.run);
-            add_energy_metrics(&mut metrics, sampler, &spans, end, test.run);
+            let metrics = match &test.speech {
+                Some(speech) => {
+                    let mut m = crate::speech::repetition_metrics(&timing, speech);
+                    crate::speech::add_energy_metrics(&mut m, sampler, &spans, end, &timing);
+                    m
+                }
+                None => {
+                    let mut m = repetition_metrics(&timing, test.run);
+                    add_energy_metrics(&mut m, sampler, &spans, end, test.run);
+                    m
+                }
+            };
             if let Some(v) = metrics.get(headline) {
                 headline_values.push(*v);
             }
@@ -342,11 +359,15 @@ impl Runner<'_> {
 
 fn run_once(
     client: &mut WorkerClient,
-    run: RunSpec,
+    test: &TestSpec,
     timeout: Duration,
     on_phase: impl FnMut(Phase),
 ) -> Result<RepetitionTiming, WorkerError> {
-    match client.request(&Request::Run(run), timeout, on_phase)? {
+    let request = match &test.speech {
+        Some(speech) => Request::RunSpeech(speech.clone()),
+        None => Request::Run(test.run),
+    };
+    match client.request(&request, timeout, on_phase)? {
         Response::Repetition(t) => Ok(t),
         other => Err(WorkerError::Protocol(format!(
             "expected a repetition, got {other:?}"
@@ -437,6 +458,7 @@ mod tests {
             decode_s: vec![0.1, 0.1, 0.2, 0.1],
             tokens: vec![1, 2, 3, 4],
             peak_rss_bytes: Some(1 << 20),
+            ..Default::default()
         };
         let m = repetition_metrics(
             &t,

@@ -206,4 +206,17 @@ pub mod metric {
     /// Energy per token, joules (prefill and decode apart).
     pub const PREFILL_J_PER_TOKEN: &str = "prefill_j_per_token";
     pub const DECODE_J_PER_TOKEN: &str = "decode_j_per_token";
+    /// Speech (see `crate::speech`): seconds of the log-mel spectrogram.
+    pub const MEL_S: &str = "mel_s";
+    /// Speech: seconds in the audio encoder.
+    pub const ENCODE_S: &str = "encode_s";
+    /// Speech: seconds of a whole transcription (mel + encoder + decoder prompt + steps).
+    pub const TRANSCRIBE_S: &str = "transcribe_s";
+    /// Speech: real-time factor as "× real time": audio seconds ÷ `transcribe_s`. Higher is
+    /// better.
+    pub const RTF: &str = "rtf";
+    /// Speech: `transcribe_s` ÷ audio seconds (RTF as ASR papers define it). Lower is better.
+    pub const RTF_INVERSE: &str = "rtf_inverse";
+    /// Speech: joules per second of audio transcribed.
+    pub const J_PER_AUDIO_S: &str = "j_per_audio_s";
 }

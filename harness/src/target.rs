@@ -92,3 +92,37 @@ pub trait Target {
     /// Forget the sequence (clear the KV cache) so the next prefill starts at position 0.
     fn reset(&mut self) -> TargetResult<()>;
 }
+
+/// The primitive operations of a speech-recognition backend (Whisper: log-mel, encoder, decoder
+/// with a KV cache). The measuring loop is shared ([`crate::speech`]); a backend only exposes
+/// these steps, each timed around its own call.
+pub trait SpeechTarget {
+    fn info(&self) -> TargetInfo;
+
+    /// Load a model (file or folder); replaces any loaded model. `ModelInfo::max_context` is
+    /// the decoder's context (`n_text_ctx`), `vocab_size` its vocabulary.
+    fn load(&mut self, spec: &LoadSpec) -> TargetResult<ModelInfo>;
+
+    /// Compute the log-mel spectrogram of 16 kHz mono `pcm` with the backend's own code and
+    /// keep it as the encoder's input. `pcm` holds at most one 30 s window.
+    fn mel(&mut self, pcm: &[f32]) -> TargetResult<()>;
+
+    /// Use this log-mel spectrogram instead (`n_mels` rows of 3000 frames, row-major), so
+    /// every backend can be given the same input (`check`).
+    fn set_mel(&mut self, mel: &[f32], n_mels: usize) -> TargetResult<()>;
+
+    /// Run the encoder on the current log-mel (its first 30 s window) and keep the output for
+    /// the decoder's cross-attention. Empties the decoder's KV cache.
+    fn encode(&mut self) -> TargetResult<()>;
+
+    /// The last encoder output, `n_audio_ctx × n_audio_state` row-major, where the backend
+    /// exposes it (`None` where it does not, e.g. whisper.cpp keeps it internal).
+    fn encoder_output(&mut self) -> TargetResult<Option<Vec<f32>>>;
+
+    /// Run `tokens` through the decoder after those already in its KV cache and return the
+    /// logits of the last one (the first call after `reset_decoder` starts at position 0).
+    fn decode(&mut self, tokens: &[u32]) -> TargetResult<Vec<f32>>;
+
+    /// Empty the decoder's self-attention KV cache; the encoder output is kept.
+    fn reset_decoder(&mut self) -> TargetResult<()>;
+}

@@ -20,8 +20,20 @@ pub fn main<T: Target>(target: T) -> ! {
 }
 
 /// Serve requests read from `input`, writing responses to `output`.
-pub fn serve<T: Target>(mut target: T, input: impl BufRead, mut output: impl Write) {
+pub fn serve<T: Target>(mut target: T, input: impl BufRead, output: impl Write) {
     let mut vocab = 0usize;
+    serve_with(input, output, |request, output| {
+        handle(&mut target, &mut vocab, request, output)
+    });
+}
+
+/// The request loop of every worker (LLM and speech): read a request a line, answer it with
+/// `handle`, turn errors and panics into [`Response::Error`], stop at `quit` or end of input.
+pub(crate) fn serve_with<W: Write>(
+    input: impl BufRead,
+    mut output: W,
+    mut handle: impl FnMut(Request, &mut W) -> TargetResult<Response>,
+) {
     for line in input.lines() {
         let Ok(line) = line else { break };
         if line.trim().is_empty() {
@@ -44,9 +56,7 @@ pub fn serve<T: Target>(mut target: T, input: impl BufRead, mut output: impl Wri
             break;
         }
         // A panic inside a backend is reported like any other error; the worker lives on.
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            handle(&mut target, &mut vocab, request, &mut output)
-        }));
+        let outcome = catch_unwind(AssertUnwindSafe(|| handle(request, &mut output)));
         let response = match outcome {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => Response::Error {
@@ -103,6 +113,9 @@ fn handle<T: Target>(
                 tokens,
             })
         }
+        Request::RunSpeech(_) | Request::SpeechCheck(_) => Err(TargetError::Unsupported(
+            "speech requests: this worker runs language models".into(),
+        )),
         Request::Quit => unreachable!("handled by serve"),
     }
 }
@@ -146,7 +159,7 @@ pub fn run_repetition<T: Target>(
     Ok(timing)
 }
 
-fn pick(logits: &[f32]) -> TargetResult<u32> {
+pub(crate) fn pick(logits: &[f32]) -> TargetResult<u32> {
     argmax(logits).ok_or_else(|| {
         TargetError::Backend(format!(
             "backend returned {} logits with a NaN or none at all",
@@ -155,7 +168,7 @@ fn pick(logits: &[f32]) -> TargetResult<u32> {
     })
 }
 
-fn send(output: &mut impl Write, response: &Response) {
+pub(crate) fn send(output: &mut impl Write, response: &Response) {
     let line = serde_json::to_string(response).expect("responses always serialize");
     // If the harness is gone there is nobody to tell; the next read ends the loop.
     let _ = writeln!(output, "{line}");
@@ -198,7 +211,7 @@ pub fn peak_rss_bytes() -> Option<u64> {
 /// The stream protocol responses go to. On Unix, the real stdout is kept for the protocol and
 /// file descriptor 1 is pointed at stderr, so a backend library that prints to stdout cannot
 /// corrupt the protocol.
-fn protocol_output() -> Box<dyn Write> {
+pub(crate) fn protocol_output() -> Box<dyn Write> {
     #[cfg(unix)]
     {
         use std::os::fd::FromRawFd;

@@ -486,6 +486,7 @@ fn model_job(job: &PlannedJob, path: &Path, scenario: &ScenarioRef, seed: u64) -
                     gen: w.gen,
                     seed,
                 },
+                speech: None,
             })
             .collect(),
     }
