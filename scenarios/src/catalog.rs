@@ -144,7 +144,7 @@ pub struct Suite {
     pub workloads: Vec<String>,
 }
 
-/// A Whisper size (its targets come later; listed so the catalog is complete).
+/// A Whisper size with the dimensions of OpenAI's `ModelDimensions` (see [`crate::whisper`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WhisperSpec {
@@ -177,6 +177,10 @@ pub struct Catalog {
     pub suites: Vec<Suite>,
     #[serde(default, rename = "whisper")]
     pub whisper: Vec<WhisperSpec>,
+    #[serde(default, rename = "whisper_workload")]
+    pub whisper_workloads: Vec<crate::whisper::WhisperWorkload>,
+    #[serde(default, rename = "whisper_suite")]
+    pub whisper_suites: Vec<crate::whisper::WhisperSuite>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -252,6 +256,12 @@ impl Catalog {
                 message,
             })?;
         }
+        for w in &catalog.whisper {
+            w.validate().map_err(|message| CatalogError::Invalid {
+                file: file.to_string(),
+                message,
+            })?;
+        }
         Ok(catalog)
     }
 
@@ -272,6 +282,14 @@ impl Catalog {
         for w in other.whisper {
             self.whisper.retain(|x| x.name != w.name);
             self.whisper.push(w);
+        }
+        for w in other.whisper_workloads {
+            self.whisper_workloads.retain(|x| x.name != w.name);
+            self.whisper_workloads.push(w);
+        }
+        for s in other.whisper_suites {
+            self.whisper_suites.retain(|x| x.name != s.name);
+            self.whisper_suites.push(s);
         }
     }
 

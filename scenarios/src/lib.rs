@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod synth;
+pub mod whisper;
 
 pub use catalog::{
     Arch, Catalog, CatalogError, ModelSpec, Quant, Suite, WhisperSpec, WorkloadSpec,

@@ -53,7 +53,7 @@ pub const ALIGNMENT: u64 = 32;
 const BLOCK: usize = 256;
 
 /// Distinct blocks per tensor.
-const POOL_BLOCKS: usize = 1024;
+pub(crate) const POOL_BLOCKS: usize = 1024;
 
 /// One tensor of a model file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +79,7 @@ impl TensorPlan {
 
 /// How a tensor's f32 weights are drawn.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Init {
+pub(crate) enum Init {
     /// Every value is this constant (norm weights).
     Const(f32),
     /// Normal(0, std).
@@ -368,7 +368,7 @@ enum Indices {
 }
 
 /// The f32 weights of one tensor, compressed as a pool of blocks plus indices.
-struct Source {
+pub(crate) struct Source {
     /// `pool_blocks * BLOCK` values.
     pool: Vec<f32>,
     indices: Indices,
@@ -385,7 +385,13 @@ fn tensor_rng(seed: u64, name: &str) -> ChaCha8Rng {
     ChaCha8Rng::from_seed(h.finalize().into())
 }
 
-fn source(seed: u64, name: &str, elements: usize, init: Init, pool_max: usize) -> Source {
+pub(crate) fn source(
+    seed: u64,
+    name: &str,
+    elements: usize,
+    init: Init,
+    pool_max: usize,
+) -> Source {
     let blocks = elements.div_ceil(BLOCK);
     match init {
         Init::Const(c) => Source {
@@ -460,7 +466,7 @@ impl Source {
         Ok(Box::new(out))
     }
 
-    fn quantize_dyn(&self, dtype: GgmlDType) -> anyhow::Result<Box<dyn QuantizedType>> {
+    pub(crate) fn quantize_dyn(&self, dtype: GgmlDType) -> anyhow::Result<Box<dyn QuantizedType>> {
         use GgmlDType as T;
         match dtype {
             T::F32 => self.quantize::<f32>(),
@@ -492,16 +498,16 @@ fn synth_tensor(seed: u64, entry: &Entry, pool_max: usize) -> anyhow::Result<QTe
 
 /// Counts and hashes what goes through it; `Seek` answers `stream_position` only (candle's
 /// writer never seeks back).
-struct HashingWriter<'a, W: Write> {
-    inner: W,
-    hasher: Sha256,
-    pos: u64,
-    total: u64,
-    next_report: u64,
-    progress: &'a mut dyn FnMut(u64, u64),
+pub(crate) struct HashingWriter<'a, W: Write> {
+    pub(crate) inner: W,
+    pub(crate) hasher: Sha256,
+    pub(crate) pos: u64,
+    pub(crate) total: u64,
+    pub(crate) next_report: u64,
+    pub(crate) progress: &'a mut dyn FnMut(u64, u64),
 }
 
-const REPORT_EVERY: u64 = 16 << 20;
+pub(crate) const REPORT_EVERY: u64 = 16 << 20;
 const MAX_CHUNK: usize = 16 << 20;
 const PARALLEL_CHUNK: usize = 1 << 20;
 

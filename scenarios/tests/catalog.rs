@@ -70,10 +70,10 @@ fn whisper_sizes() {
     let c = Catalog::builtin();
     let get = |n: &str| c.whisper.iter().find(|w| w.name == n).unwrap();
     for (name, state, heads, layers) in [
-        ("tiny", 384, 6, 4),
-        ("base", 512, 8, 6),
-        ("small", 768, 12, 12),
-        ("medium", 1024, 16, 24),
+        ("whisper-tiny", 384, 6, 4),
+        ("whisper-base", 512, 8, 6),
+        ("whisper-small", 768, 12, 12),
+        ("whisper-medium", 1024, 16, 24),
     ] {
         for (n, vocab) in [(name.to_string(), 51865), (format!("{name}.en"), 51864)] {
             let w = get(&n);
