@@ -25,7 +25,7 @@ fi
 # A C toolchain for the crates that build C (and, for the llama.cpp/whisper.cpp targets,
 # cmake and libclang). Debian/Ubuntu package names.
 need_pkgs=()
-want_pkgs=(gcc g++ pkg-config)
+want_pkgs=(gcc g++ pkg-config cmake libclang-dev)
 if command -v dpkg >/dev/null 2>&1; then
   for pkg in "${want_pkgs[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")

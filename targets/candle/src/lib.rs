@@ -9,9 +9,12 @@
 //!
 //! The device is the CPU, or the GPU when built with the `cuda` or `metal` feature (the load
 //! option `device=cpu` forces the CPU).
+//!
+//! The same worker runs Whisper ([`whisper`]) when started with `--speech`.
 
 pub mod gemma;
 mod gguf;
+pub mod whisper;
 
 use candle_core::{DType, Device, Tensor};
 use candle_transformers::models::{quantized_llama, quantized_phi3};

@@ -1,5 +1,10 @@
-//! The candle worker process: serves the harness's line-delimited JSON protocol on stdin/stdout.
+//! The candle worker process: serves the harness's line-delimited JSON protocol on stdin/stdout,
+//! for language models, or for Whisper when started with `--speech`.
 
 fn main() {
-    edgebench_harness::worker::main(edgebench_candle::CandleTarget::new())
+    if std::env::args().skip(1).any(|a| a == "--speech") {
+        edgebench_harness::speech::main(edgebench_candle::whisper::CandleWhisper::new())
+    } else {
+        edgebench_harness::worker::main(edgebench_candle::CandleTarget::new())
+    }
 }

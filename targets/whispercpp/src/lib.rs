@@ -1,0 +1,245 @@
+//! The whisper.cpp target: Whisper `ggml-*.bin` models run with whisper.cpp (built from source
+//! by `whisper-rs-sys`, linked statically), behind the [`SpeechTarget`] seam.
+//!
+//! Each step is one whisper.cpp call, timed by the shared loop: `whisper_pcm_to_mel_with_state`
+//! (its own log-mel), `whisper_encode_with_state`, and `whisper_decode_with_state` with the KV
+//! cache (`n_past`). Flash attention is on by default, as in whisper.cpp's own
+//! `whisper_context_default_params`; the load option `flash_attn=off` turns it off.
+//!
+//! The build is native (`GGML_NATIVE`, whisper.cpp's default) without ggml's AMX kernels (see
+//! the workspace's `.cargo/config.toml`): they crash quantized models on AMX Xeons with gcc 12.
+
+#[cfg_attr(
+    all(feature = "coreml", target_os = "macos"),
+    path = "coreml/enabled.rs"
+)]
+#[cfg_attr(
+    not(all(feature = "coreml", target_os = "macos")),
+    path = "coreml/disabled.rs"
+)]
+mod coreml;
+mod ffi;
+
+use edgebench_harness::target::{
+    LoadSpec, ModelInfo, SpeechTarget, TargetError, TargetInfo, TargetResult,
+};
+use edgebench_scenarios::whisper::{ggml, WhisperFormat};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Quantizations of `ggml-*.bin` files whisper.cpp runs. F32 files load but abort in the
+/// encoder (whisper.cpp's conv1d always takes an F16 im2col), so f32 is not among them.
+const QUANTS: [&str; 11] = [
+    "f16", "q8_0", "q5_0", "q5_1", "q4_0", "q4_1", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k",
+];
+
+struct Loaded {
+    whisper: ffi::Whisper,
+    path: PathBuf,
+    threads: usize,
+    /// Tokens in the decoder's KV cache.
+    n_past: usize,
+    n_text_ctx: usize,
+    n_vocab: usize,
+    n_mels: usize,
+    /// Whether the encoder has run on the current log-mel.
+    encoded: bool,
+}
+
+/// whisper.cpp behind the [`SpeechTarget`] seam.
+pub struct WhisperCppTarget {
+    loaded: Option<Loaded>,
+}
+
+impl Default for WhisperCppTarget {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WhisperCppTarget {
+    pub fn new() -> Self {
+        ffi::install_log();
+        Self { loaded: None }
+    }
+
+    fn loaded(&mut self) -> TargetResult<&mut Loaded> {
+        self.loaded.as_mut().ok_or(TargetError::NotLoaded)
+    }
+}
+
+/// whisper.cpp's system info (`AVX2 = 1 | F16C = 1 | …`) as flags: the features set to 1.
+fn build_flags(system_info: &str) -> Vec<String> {
+    system_info
+        .split('|')
+        .filter_map(|item| {
+            let (name, value) = item.split_once('=')?;
+            let name = name.trim().rsplit(':').next()?.trim();
+            (value.trim() == "1" && !name.is_empty()).then(|| name.to_ascii_lowercase())
+        })
+        .collect()
+}
+
+fn flash_attn(spec: &LoadSpec) -> TargetResult<bool> {
+    match spec.options.get("flash_attn").map(String::as_str) {
+        None | Some("on") | Some("1") | Some("true") => Ok(true),
+        Some("off") | Some("0") | Some("false") => Ok(false),
+        Some(other) => Err(TargetError::Unsupported(format!(
+            "flash_attn={other} (whisper.cpp: on or off)"
+        ))),
+    }
+}
+
+impl SpeechTarget for WhisperCppTarget {
+    fn info(&self) -> TargetInfo {
+        let system = ffi::system_info();
+        let mut extra = BTreeMap::new();
+        extra.insert("system_info".into(), system.trim().to_string());
+        extra.insert(
+            "flash_attn".into(),
+            "on by default (whisper.cpp's default); load option flash_attn=off".into(),
+        );
+        extra.insert("coreml".into(), coreml::STATUS.into());
+        extra.insert(
+            "bindings".into(),
+            "whisper-rs 0.16 (whisper-rs-sys 0.15, raw C API)".into(),
+        );
+        if cfg!(all(target_arch = "x86_64", target_os = "linux")) {
+            extra.insert(
+                "amx".into(),
+                "ggml AMX kernels left out (-mno-amx-*): they crash on AMX Xeons with gcc 12"
+                    .into(),
+            );
+        }
+        TargetInfo {
+            name: "whispercpp".into(),
+            library_version: format!("whisper.cpp {}", ffi::version()),
+            build_flags: build_flags(&system),
+            device: "cpu".into(),
+            formats: vec![WhisperFormat::Ggml.name().into()],
+            architectures: vec!["whisper".into()],
+            quants: QUANTS.iter().map(|q| q.to_string()).collect(),
+            extra,
+        }
+    }
+
+    fn load(&mut self, spec: &LoadSpec) -> TargetResult<ModelInfo> {
+        self.loaded = None;
+        let path = &spec.model_path;
+        // whisper.cpp does not notice a file cut inside its last tensor; check first.
+        let summary = ggml::inspect(path).map_err(|e| TargetError::Backend(format!("{e:#}")))?;
+        if !QUANTS.contains(&summary.quant.as_str()) {
+            return Err(TargetError::Unsupported(format!(
+                "{}: {} weights (whisper.cpp {} aborts in the encoder on all-F32 files; runs {})",
+                path.display(),
+                summary.quant,
+                ffi::version(),
+                QUANTS.join(", ")
+            )));
+        }
+        let flash = flash_attn(spec)?;
+        let whisper = ffi::Whisper::load(path, flash).map_err(|message| TargetError::BadModel {
+            path: path.clone(),
+            message,
+        })?;
+        let info = ModelInfo {
+            architecture: "whisper".into(),
+            vocab_size: whisper.n_vocab(),
+            parameters: Some(summary.parameters),
+            weight_bytes: Some(summary.weight_bytes),
+            quant: Some(summary.quant.clone()),
+            max_context: Some(whisper.n_text_ctx()),
+        };
+        self.loaded = Some(Loaded {
+            n_text_ctx: whisper.n_text_ctx(),
+            n_vocab: whisper.n_vocab(),
+            n_mels: whisper.n_mels(),
+            whisper,
+            path: path.clone(),
+            threads: spec.threads.max(1),
+            n_past: 0,
+            encoded: false,
+        });
+        Ok(info)
+    }
+
+    fn mel(&mut self, pcm: &[f32]) -> TargetResult<()> {
+        let l = self.loaded()?;
+        l.encoded = false;
+        l.whisper
+            .pcm_to_mel(pcm, l.threads)
+            .map_err(TargetError::Backend)
+    }
+
+    fn set_mel(&mut self, mel: &[f32], n_mels: usize) -> TargetResult<()> {
+        let l = self.loaded()?;
+        if n_mels != l.n_mels || mel.len() % n_mels != 0 {
+            return Err(TargetError::Backend(format!(
+                "a log-mel of {} values in {n_mels} rows for a model with {} mel bins",
+                mel.len(),
+                l.n_mels
+            )));
+        }
+        l.encoded = false;
+        l.whisper.set_mel(mel, n_mels).map_err(TargetError::Backend)
+    }
+
+    fn encode(&mut self) -> TargetResult<()> {
+        let l = self.loaded()?;
+        l.whisper.encode(l.threads).map_err(TargetError::Backend)?;
+        l.encoded = true;
+        l.n_past = 0;
+        Ok(())
+    }
+
+    fn encoder_output(&mut self) -> TargetResult<Option<Vec<f32>>> {
+        // whisper.cpp keeps the encoder output inside its state (no API returns it).
+        Ok(None)
+    }
+
+    fn decode(&mut self, tokens: &[u32]) -> TargetResult<Vec<f32>> {
+        let l = self.loaded()?;
+        if !l.encoded {
+            return Err(TargetError::Backend(
+                "decode before the encoder ran on the current audio".into(),
+            ));
+        }
+        if l.n_past + tokens.len() > l.n_text_ctx {
+            return Err(TargetError::Unsupported(format!(
+                "{} decoder tokens: {} holds {}",
+                l.n_past + tokens.len(),
+                l.path.display(),
+                l.n_text_ctx
+            )));
+        }
+        if let Some(bad) = tokens.iter().find(|&&t| t as usize >= l.n_vocab) {
+            return Err(TargetError::Backend(format!(
+                "token id {bad} is outside the vocabulary of {}",
+                l.n_vocab
+            )));
+        }
+        let ids: Vec<i32> = tokens.iter().map(|&t| t as i32).collect();
+        let logits = l
+            .whisper
+            .decode(&ids, l.n_past, l.threads)
+            .map_err(TargetError::Backend)?;
+        l.n_past += tokens.len();
+        Ok(logits)
+    }
+
+    fn reset_decoder(&mut self) -> TargetResult<()> {
+        self.loaded()?.n_past = 0;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_from_system_info() {
+        let info = "WHISPER : COREML = 0 | OPENVINO = 0 | CPU : SSE3 = 1 | AVX2 = 1 | AMX_INT8 = 0 | REPACK = 1 |";
+        assert_eq!(build_flags(info), ["sse3", "avx2", "repack"]);
+    }
+}

@@ -1,0 +1,7 @@
+//! The whisper.cpp worker process: serves the harness's line-delimited JSON protocol for speech
+//! models on stdin/stdout. whisper.cpp vendors its own ggml, so it never shares a process with
+//! llama.cpp's.
+
+fn main() {
+    edgebench_harness::speech::main(edgebench_whispercpp::WhisperCppTarget::new())
+}
