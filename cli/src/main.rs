@@ -9,6 +9,7 @@ mod gguf;
 mod plan;
 mod progress;
 mod targets;
+mod whisper;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -61,6 +62,8 @@ enum Command {
     Device(commands::device::DeviceArgs),
     /// Print a table (or Markdown/CSV/JSON) from results files.
     Report(commands::report::ReportArgs),
+    /// Check that the speech targets compute the same Whisper (encoder outputs, logits).
+    CheckWhisper(commands::check_whisper::CheckWhisperArgs),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Models(args) => commands::models::run(args),
         Command::Device(args) => commands::device::run(args),
         Command::Report(args) => commands::report::run(args),
+        Command::CheckWhisper(args) => commands::check_whisper::run(args),
     };
     match outcome {
         Ok(code) => code,

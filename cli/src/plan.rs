@@ -19,6 +19,8 @@ pub enum ModelSource {
     },
     /// The user's own file.
     File { path: PathBuf, summary: GgufSummary },
+    /// A Whisper model (see [`crate::whisper`]).
+    Whisper(Box<crate::whisper::WhisperSource>),
 }
 
 impl ModelSource {
@@ -29,18 +31,21 @@ impl ModelSource {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            ModelSource::Whisper(w) => w.model_name(),
         }
     }
     pub fn quant_name(&self) -> String {
         match self {
             ModelSource::Synthetic { quant, .. } => quant.name().to_string(),
             ModelSource::File { summary, .. } => summary.quant.clone(),
+            ModelSource::Whisper(w) => w.quant_name(),
         }
     }
     pub fn architecture(&self) -> String {
         match self {
             ModelSource::Synthetic { spec, .. } => spec.arch.gguf_name().to_string(),
             ModelSource::File { summary, .. } => summary.architecture.clone(),
+            ModelSource::Whisper(_) => "whisper".into(),
         }
     }
     /// Size of the model file (planned, for synthetic models not yet written).
@@ -50,6 +55,7 @@ impl ModelSource {
                 edgebench_scenarios::synth::planned_file_bytes(spec, *quant)
             }
             ModelSource::File { summary, .. } => summary.file_bytes,
+            ModelSource::Whisper(w) => w.file_bytes(),
         }
     }
 }
@@ -112,6 +118,7 @@ pub fn resolve(
                     ModelSource::Synthetic { spec, .. } => spec.kv_cache_bytes(context),
                     // A user's file: assume a KV cache of 1/16 of the weights (typical at 4k).
                     ModelSource::File { summary, .. } => summary.file_bytes / 16,
+                    ModelSource::Whisper(_) => 0,
                 };
                 let memory_estimate_bytes = model.file_bytes() + kv + OVERHEAD_BYTES;
                 let found_target = found.iter().find(|f| f.name == target);
@@ -170,6 +177,7 @@ pub fn describe(jobs: &[PlannedJob]) -> String {
                 summary.architecture,
                 summary.parameters as f64 / 1e9
             ),
+            ModelSource::Whisper(w) => w.describe(),
         };
         let workloads: Vec<&str> = j.workloads.iter().map(|w| w.name.as_str()).collect();
         let _ = write!(

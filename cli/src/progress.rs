@@ -85,15 +85,11 @@ impl Observer for ProgressObserver {
     }
 
     fn repetition(&mut self, test: &TestRecord, rep: &RepetitionRecord, rule: &StoppingRule) {
-        let headline = if test.scenario.gen_tokens > 0 {
-            metric::TG_TPS
-        } else {
-            metric::PP_TPS
-        };
-        let value = rep.metrics.get(headline).copied().unwrap_or(f64::NAN);
+        let (headline, unit, scale) = headline(test, |m| rep.metrics.contains_key(m));
+        let value = rep.metrics.get(headline).copied().unwrap_or(f64::NAN) * scale;
         if let Some(bar) = &self.bar {
             bar.set_message(format!(
-                "{}: repetition {} (of {}–{}): {value:.2} t/s",
+                "{}: repetition {} (of {}–{}): {value:.2} {unit}",
                 Self::label(test),
                 rep.index + 1,
                 rule.min_repetitions,
@@ -106,17 +102,13 @@ impl Observer for ProgressObserver {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        let headline = if test.scenario.gen_tokens > 0 {
-            metric::TG_TPS
-        } else {
-            metric::PP_TPS
-        };
+        let (headline, unit, scale) = headline(test, |m| test.summary.contains_key(m));
         match (test.status.reason(), test.summary.get(headline)) {
             (None, Some(s)) => eprintln!(
-                "  ✓ {}: {:.2} ± {:.2} t/s ({} repetitions, {})",
+                "  ✓ {}: {:.2} ± {:.2} {unit} ({} repetitions, {})",
                 Self::label(test),
-                s.median,
-                (s.ci95_high - s.ci95_low) / 2.0,
+                s.median * scale,
+                (s.ci95_high - s.ci95_low) / 2.0 * scale,
                 s.n,
                 test.stop_reason.as_deref().unwrap_or("-")
             ),
@@ -127,5 +119,20 @@ impl Observer for ProgressObserver {
                 reason.unwrap_or("no measurement")
             ),
         }
+    }
+}
+
+/// The figure to show for a test, its unit and the scale from the metric's unit: the
+/// real-time factor of a transcription, the decoder or generation rate, the encoder time, or
+/// the prompt rate.
+fn headline(test: &TestRecord, has: impl Fn(&str) -> bool) -> (&'static str, &'static str, f64) {
+    if has(metric::RTF) {
+        (metric::RTF, "× real time", 1.0)
+    } else if test.scenario.gen_tokens > 0 {
+        (metric::TG_TPS, "t/s", 1.0)
+    } else if has(metric::ENCODE_S) {
+        (metric::ENCODE_S, "ms (encoder)", 1e3)
+    } else {
+        (metric::PP_TPS, "t/s", 1.0)
     }
 }

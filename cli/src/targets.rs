@@ -16,11 +16,18 @@ pub struct KnownTarget {
     pub build_hint: &'static str,
 }
 
-pub const KNOWN: &[KnownTarget] = &[KnownTarget {
-    name: "candle",
-    summary: "Hugging Face candle (Rust): GGUF llama, phi3, gemma on CPU",
-    build_hint: "cargo build --release -p edgebench-candle",
-}];
+pub const KNOWN: &[KnownTarget] = &[
+    KnownTarget {
+        name: "candle",
+        summary: "Hugging Face candle (Rust): GGUF llama, phi3, gemma, and Whisper, on CPU",
+        build_hint: "cargo build --release -p edgebench-candle",
+    },
+    KnownTarget {
+        name: "whispercpp",
+        summary: "whisper.cpp (C/C++, ggml): Whisper ggml-*.bin models on CPU",
+        build_hint: "cargo build --release -p edgebench-whispercpp",
+    },
+];
 
 /// A target as found on this machine.
 pub struct FoundTarget {

@@ -206,6 +206,11 @@ pub enum Column {
     Test,
     /// Median t/s ± half-width of the 95% CI.
     Tps,
+    /// Speech: median real-time factor (audio seconds ÷ seconds to transcribe; higher is
+    /// better) ± half-width of the 95% CI.
+    Rtf,
+    /// Speech: median encoder time, ms ± half-width of the 95% CI.
+    Encoder,
     /// Median time to first token, ms.
     Ttft,
     /// Median inter-token latency p50 / p99, ms.
@@ -221,7 +226,7 @@ pub enum Column {
 
 impl Column {
     /// Every column, in table order.
-    pub const ALL: [Column; 15] = [
+    pub const ALL: [Column; 17] = [
         Column::Device,
         Column::Model,
         Column::Quant,
@@ -231,6 +236,8 @@ impl Column {
         Column::Threads,
         Column::Test,
         Column::Tps,
+        Column::Rtf,
+        Column::Encoder,
         Column::Ttft,
         Column::Itl,
         Column::Rss,
@@ -251,6 +258,8 @@ impl Column {
             Column::Threads => ("threads", ""),
             Column::Test => ("test", ""),
             Column::Tps => ("t/s", ""),
+            Column::Rtf => ("RTF", "×RT"),
+            Column::Encoder => ("enc", "ms"),
             Column::Ttft => ("TTFT", "ms"),
             Column::Itl => ("ITL ms", "p50/p99"),
             Column::Rss => ("RSS", "GiB"),
@@ -276,6 +285,8 @@ impl Column {
                 | Column::Params
                 | Column::Threads
                 | Column::Tps
+                | Column::Rtf
+                | Column::Encoder
                 | Column::Ttft
                 | Column::Itl
                 | Column::Rss
@@ -359,6 +370,16 @@ impl<'a> Table<'a> {
                 .map(|n| n.to_string()),
             Column::Test => Some(row.label()),
             Column::Tps => row.tps().map(format_tps),
+            Column::Rtf => row
+                .first
+                .then(|| row.summary(metric::RTF))
+                .flatten()
+                .map(format_tps),
+            Column::Encoder => row
+                .first
+                .then(|| row.summary(metric::ENCODE_S))
+                .flatten()
+                .map(|s| format_tps(&scaled(s, 1e3))),
             Column::Ttft => row
                 .first
                 .then(|| row.summary(metric::TTFT_S))
@@ -485,6 +506,20 @@ pub fn format_tps(s: &Summary) -> String {
         format!("{:.2}", s.median)
     } else {
         format!("{:.2} ± {:.2}", s.median, (s.ci95_high - s.ci95_low) / 2.0)
+    }
+}
+
+/// A summary in other units (seconds → milliseconds).
+fn scaled(s: &Summary, k: f64) -> Summary {
+    Summary {
+        mean: s.mean * k,
+        median: s.median * k,
+        stddev: s.stddev * k,
+        min: s.min * k,
+        max: s.max * k,
+        ci95_low: s.ci95_low * k,
+        ci95_high: s.ci95_high * k,
+        ..s.clone()
     }
 }
 

@@ -34,9 +34,12 @@ pub struct RunArgs {
     /// Quantizations, comma-separated: f32, f16, q8_0, q4_0, q4_k_m, q5_k_m [default with --scenario: q4_k_m]
     #[arg(long, short = 'q', value_delimiter = ',')]
     pub quant: Vec<String>,
-    /// Your own model file (GGUF); repeat for several.
+    /// Your own model file (GGUF; for Whisper a ggml-*.bin or a Hugging Face folder); repeat for several.
     #[arg(long, short = 'm')]
     pub model: Vec<PathBuf>,
+    /// 16 kHz WAV file for Whisper workloads [default: a synthetic 30 s speech-like clip]
+    #[arg(long)]
+    pub audio: Option<PathBuf>,
     /// Targets (backends) to run on, comma-separated [default: every built target]
     #[arg(long, value_delimiter = ',')]
     pub target: Vec<String>,
@@ -129,12 +132,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.sample_hz <= 0.0 || !args.sample_hz.is_finite() {
         bail!("--sample-hz must be positive, got {}", args.sample_hz);
     }
-    let quants = args
-        .quant
-        .iter()
-        .map(|q| Quant::parse(q))
-        .collect::<Result<Vec<_>, _>>()
-        .context("--quant")?;
+    let catalog = Catalog::builtin();
+    let whisper = crate::whisper::requested(&args, &catalog)?;
+    if let Some(path) = &args.audio {
+        edgebench_harness::audio::read_wav(path).context("--audio")?;
+    }
+    // Whisper quantizations are checked with the Whisper selection.
+    let quants = if whisper {
+        Vec::new()
+    } else {
+        args.quant
+            .iter()
+            .map(|q| Quant::parse(q))
+            .collect::<Result<Vec<_>, _>>()
+            .context("--quant")?
+    };
     for t in &args.target {
         if !targets::KNOWN.iter().any(|k| k.name == t) {
             let known: Vec<&str> = targets::KNOWN.iter().map(|k| k.name).collect();
@@ -146,24 +158,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
 
     // Step 2: resolve against the catalog, the files and this machine.
-    let catalog = Catalog::builtin();
-    let (suite_name, models, workloads) = select_models(&args, &catalog, &quants)?;
-    let (found, missing) = targets::discover();
-    let target_names: Vec<String> = if args.target.is_empty() {
-        if found.is_empty() {
-            let why: Vec<String> = missing
-                .iter()
-                .map(|m| format!("{}: {}", m.name, m.reason))
-                .collect();
-            bail!(
-                "no target is built ({}); run scripts/setup.sh",
-                why.join("; ")
-            );
-        }
-        found.iter().map(|f| f.name.to_string()).collect()
-    } else {
-        args.target.clone()
-    };
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -174,15 +168,38 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let root = args.sys_root.clone().map(SysRoot::new).unwrap_or_default();
     let environment = edgebench_harness::env::detect(&root, crate::VERSION, crate::COMMIT);
-    let selection = Selection {
-        models,
-        targets: target_names,
-        threads,
-        workloads,
-        ram_bytes: environment.ram_bytes,
-        force: args.force,
+    let (suite_name, jobs) = if whisper {
+        let sel = crate::whisper::select(&args, &catalog)?;
+        let (found, missing) = crate::whisper::discover();
+        let target_names = chosen_targets(&args, &found, &missing, |_| true)?;
+        let jobs = crate::whisper::resolve(
+            &sel,
+            &target_names,
+            &found,
+            &missing,
+            &threads,
+            args.seed,
+            environment.ram_bytes,
+            args.force,
+        );
+        (sel.suite, jobs)
+    } else {
+        let (suite_name, models, workloads) = select_models(&args, &catalog, &quants)?;
+        let (found, missing) = targets::discover();
+        // Speech-only targets (whisper.cpp) are only run on language models when named.
+        let target_names = chosen_targets(&args, &found, &missing, |f| {
+            f.info.architectures.iter().any(|a| a != "whisper")
+        })?;
+        let selection = Selection {
+            models,
+            targets: target_names,
+            threads,
+            workloads,
+            ram_bytes: environment.ram_bytes,
+            force: args.force,
+        };
+        (suite_name, plan::resolve(&selection, &found, &missing))
     };
-    let jobs = plan::resolve(&selection, &found, &missing);
     let suite_label = suite_name
         .map(|s| format!(" (suite {s})"))
         .unwrap_or_default();
@@ -243,6 +260,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         request_timeout: Duration::from_secs(args.timeout),
     };
     let models_dir = crate::models_dir(&args.models_dir);
+    let audio = if whisper {
+        Some(crate::whisper::audio_clip(&args, &models_dir)?)
+    } else {
+        None
+    };
     let mut runner = Runner {
         config,
         sampler: &sampler,
@@ -264,7 +286,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         };
         match prepared {
             Ok((path, scenario)) => {
-                let model_job = model_job(job, &path, &scenario, args.seed);
+                let model_job = match (&job.model, &audio) {
+                    (ModelSource::Whisper(_), Some(audio)) => {
+                        crate::whisper::model_job(job, &path, &scenario, &catalog, audio)?
+                    }
+                    _ => model_job(job, &path, &scenario, args.seed),
+                };
                 records.extend(runner.run_job(&model_job, &mut observer)?);
             }
             Err(status) => {
@@ -293,6 +320,34 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `--target`, or every found target that `offered` accepts.
+fn chosen_targets(
+    args: &RunArgs,
+    found: &[targets::FoundTarget],
+    missing: &[targets::MissingTarget],
+    offered: impl Fn(&targets::FoundTarget) -> bool,
+) -> anyhow::Result<Vec<String>> {
+    if !args.target.is_empty() {
+        return Ok(args.target.clone());
+    }
+    let names: Vec<String> = found
+        .iter()
+        .filter(|f| offered(f))
+        .map(|f| f.name.to_string())
+        .collect();
+    if names.is_empty() {
+        let why: Vec<String> = missing
+            .iter()
+            .map(|m| format!("{}: {}", m.name, m.reason))
+            .collect();
+        bail!(
+            "no target for these models is built ({}); run scripts/setup.sh",
+            why.join("; ")
+        );
+    }
+    Ok(names)
 }
 
 /// Models and workloads from `--model`, `--scenario`/`--quant` or the suite.
@@ -386,6 +441,7 @@ fn prepare_model(
     seed: u64,
 ) -> Result<(PathBuf, ScenarioRef), Status> {
     match &job.model {
+        ModelSource::Whisper(w) => crate::whisper::prepare(w, models_dir),
         ModelSource::File { path, summary } => Ok((
             path.clone(),
             ScenarioRef {
@@ -522,7 +578,13 @@ fn not_run_records(
                 prompt_tokens: w.prompt,
                 gen_tokens: w.gen,
                 model_bytes: job.model.file_bytes(),
-                synthetic: matches!(job.model, ModelSource::Synthetic { .. }),
+                synthetic: match &job.model {
+                    ModelSource::Synthetic { .. } => true,
+                    ModelSource::Whisper(w) => {
+                        matches!(**w, crate::whisper::WhisperSource::Synthetic { .. })
+                    }
+                    ModelSource::File { .. } => false,
+                },
                 seed: Some(seed),
                 ..Default::default()
             },

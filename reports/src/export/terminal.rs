@@ -28,6 +28,7 @@ const DEGRADE: &[Step] = &[
     Step::Hide(Column::Temp),
     Step::Hide(Column::Threads),
     Step::Hide(Column::Energy),
+    Step::Hide(Column::Encoder),
     Step::Hide(Column::Rss),
 ];
 
