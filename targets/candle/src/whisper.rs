@@ -242,10 +242,12 @@ impl SpeechTarget for CandleWhisper {
                 };
                 (model, quant, parameters)
             }
-            other => return Err(TargetError::Unsupported(format!(
+            other => {
+                return Err(TargetError::Unsupported(format!(
                 "{other} models ({}): candle reads whisper-safetensors and whisper-gguf folders",
                 folder.display()
-            ))),
+            )))
+            }
         };
         let info = ModelInfo {
             architecture: "whisper".into(),
