@@ -43,6 +43,7 @@ nav a { margin-right: 14px; color: #1f5f99; text-decoration: none; }
 table { border-collapse: collapse; width: 100%; margin: 6px 0 14px; font-size: 14px; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: var(--band); font-weight: 600; white-space: nowrap; }
+td.name { white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tbody tr:nth-child(even) td { background: #fbfcfd; }
 .badge { display: inline-block; font-size: 11px; padding: 0 6px; border-radius: 8px; background: #e8eef6; color: #1f5f99; margin-left: 4px; vertical-align: 1px; }
@@ -166,7 +167,13 @@ fn throttled_cell(tests: &[&TestRecord]) -> String {
     }
 }
 
-fn glance_table(rows: &[GlanceRow], history_counts: &BTreeMap<String, usize>) -> String {
+/// `mark_synthetic`: some but not all weights are synthetic, so rows say which (when all are,
+/// the notes say so once).
+fn glance_table(
+    rows: &[GlanceRow],
+    history_counts: &BTreeMap<String, usize>,
+    mark_synthetic: bool,
+) -> String {
     let mut out = String::from(
         "<table><thead><tr><th>model</th><th>quant</th><th>target</th><th class=\"num\">threads</th>\
          <th class=\"num\">prompt t/s</th><th class=\"num\">generation t/s</th>\
@@ -175,7 +182,7 @@ fn glance_table(rows: &[GlanceRow], history_counts: &BTreeMap<String, usize>) ->
     );
     for row in rows {
         let first = row.tests[0];
-        let synthetic = if row.tests.iter().any(|t| t.scenario.synthetic) {
+        let synthetic = if mark_synthetic && row.tests.iter().any(|t| t.scenario.synthetic) {
             "<span class=\"badge synthetic\" title=\"synthetic weights: real shapes, pseudo-random values\">synthetic</span>"
         } else {
             ""
@@ -251,13 +258,13 @@ fn glance_table(rows: &[GlanceRow], history_counts: &BTreeMap<String, usize>) ->
         }
         if runs > 1 {
             statuses.push(format!(
-                "<a href=\"#history\" class=\"muted\">{runs} runs, latest shown</a>"
+                "<a href=\"#history\" class=\"muted\" title=\"the latest run is shown\">{runs}&nbsp;runs</a>"
             ));
         }
         let dash = |s: String| if s.is_empty() { "–".to_string() } else { s };
         let _ = writeln!(
             out,
-            "<tr><td>{}{synthetic}{options}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
+            "<tr><td class=\"name\">{}{synthetic}{options}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{memory}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
             escape(&first.scenario.model),
@@ -417,6 +424,17 @@ pub fn page(tests: &[TestRecord], charts: &[ChartSvg], info: &PageInfo) -> Strin
         devices.len(),
         if devices.len() == 1 { "" } else { "s" },
     );
+    let synthetic_tests = tests.iter().filter(|t| t.scenario.synthetic).count();
+    if synthetic_tests > 0 {
+        let _ = writeln!(
+            out,
+            "<p class=\"sub\"><span class=\"badge synthetic\">synthetic</span> {} of {} tests \
+             ran on synthetic weights (real shapes, pseudo-random values): see the \
+             <a href=\"#notes\">notes</a>.</p>",
+            synthetic_tests,
+            tests.len()
+        );
+    }
     out.push_str(
         "<nav><a href=\"#glance\">at a glance</a><a href=\"#charts\">charts</a>\
          <a href=\"#history\">history</a><a href=\"#notes\">notes</a>\
@@ -431,6 +449,8 @@ pub fn page(tests: &[TestRecord], charts: &[ChartSvg], info: &PageInfo) -> Strin
          worker process. J/token: energy of the phase ÷ its tokens, where the device measures \
          energy.</p>\n",
     );
+    let synthetic_count = latest.iter().filter(|t| t.scenario.synthetic).count();
+    let mark_synthetic = synthetic_count > 0 && synthetic_count < latest.len();
     for (device, rows) in glance_rows(&latest) {
         let _ = writeln!(
             out,
@@ -441,7 +461,7 @@ pub fn page(tests: &[TestRecord], charts: &[ChartSvg], info: &PageInfo) -> Strin
                 &device
             })
         );
-        out.push_str(&glance_table(&rows, &history_counts));
+        out.push_str(&glance_table(&rows, &history_counts, mark_synthetic));
     }
     out.push_str("</section>\n");
     // Charts.
