@@ -260,12 +260,11 @@ fn thread_sweep_gives_a_scaling_line() {
     }
     // One polyline per series.
     let doc = roxmltree::Document::parse(&svg).unwrap();
-    assert_eq!(
+    assert!(
         doc.descendants()
             .filter(|n| n.has_tag_name("polyline"))
             .count()
-            >= 2,
-        true
+            >= 2
     );
 }
 

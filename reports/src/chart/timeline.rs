@@ -155,7 +155,7 @@ impl TimelineChart {
         left: &[(f64, f64)],
         left_color: RGBColor,
         points: bool,
-        right: Option<(String, String, &[(f64, f64)], RGBColor)>,
+        right: Option<RightAxis>,
     ) -> anyhow::Result<()> {
         let (plot, legend) = area.split_vertically(PANEL_H);
         let right_range = right.as_ref().map(|(_, _, s, _)| {
@@ -178,13 +178,22 @@ impl TimelineChart {
             .map_err(draw_error)?
             .set_secondary_coord(x0..x1, right_range.map_or(0.0..1.0, |(lo, hi)| lo..hi));
         let fmt = |v: &f64| tick(*v);
+        // Repetitions are whole numbers: no label between them.
+        let by_repetition = !self.has_sensors();
+        let x_fmt = |v: &f64| {
+            if by_repetition && (v.fract().abs() > 1e-9 || *v < 1.0) {
+                String::new()
+            } else {
+                tick(*v)
+            }
+        };
         chart
             .configure_mesh()
             .light_line_style(WHITE)
             .bold_line_style(RGBColor(0xe6, 0xe6, 0xe6))
             .x_desc(self.x_desc.clone())
             .y_desc(left_desc)
-            .x_label_formatter(&fmt)
+            .x_label_formatter(&x_fmt)
             .y_label_formatter(&fmt)
             .x_label_style(font(12))
             .y_label_style(font(12))
@@ -239,6 +248,9 @@ impl TimelineChart {
         Ok(())
     }
 }
+
+/// A series on the right axis: legend name, axis description, points, colour.
+type RightAxis<'a> = (String, String, &'a [(f64, f64)], RGBColor);
 
 fn max_y(series: &[(f64, f64)]) -> f64 {
     let m = series.iter().map(|p| p.1).fold(0.0f64, f64::max);
