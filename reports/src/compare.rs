@@ -447,13 +447,12 @@ fn cells(t: &TestChange, m: &MetricChange) -> Vec<String> {
 }
 
 fn md_row(t: &TestChange, m: &MetricChange) -> String {
-    let mut c = cells(t, m);
+    let mut c: Vec<String> = cells(t, m).iter().map(|s| md_escape(s)).collect();
     c[7] = match m.outcome {
         Outcome::Regressed => "❌ **regressed**".into(),
         Outcome::Improved => "✅ improved".into(),
         other => other.label().into(),
     };
-    let c: Vec<String> = c.iter().map(|s| md_escape(s)).collect();
     format!("| {} |\n", c.join(" | "))
 }
 

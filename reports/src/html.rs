@@ -266,7 +266,7 @@ fn glance_table(
             out,
             "<tr><td class=\"name\">{}{synthetic}{options}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{memory}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
+             <td class=\"num\">{memory}</td><td class=\"num\">{}</td><td class=\"name\">{}</td><td>{}</td></tr>",
             escape(&first.scenario.model),
             escape(&first.scenario.quant),
             escape(&target_label(first)),

@@ -56,7 +56,7 @@ fn a_ten_percent_regression_is_significant() {
     assert_eq!(c.regressions(), 1);
     let md = c.markdown("base.jsonl", "cand.jsonl");
     assert!(md.contains("Performance regression"), "{md}");
-    assert!(md.contains("regressed"), "{md}");
+    assert!(md.contains("| ❌ **regressed** |"), "{md}");
     // The same change the other way is an improvement, not a regression.
     let (outcome, _) = tg_outcome(&slower, &base);
     assert_eq!(outcome, Outcome::Improved);
