@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod check_whisper;
+pub mod compare;
 pub mod device;
 pub mod list;
 pub mod models;
