@@ -3,6 +3,7 @@
 use crate::plan::gib;
 use crate::targets;
 use clap::{Args, ValueEnum};
+use edgebench_scenarios::whisper::{self, WhisperFormat, WhisperQuant};
 use edgebench_scenarios::{synth, Catalog, Quant};
 use std::process::ExitCode;
 
@@ -50,16 +51,32 @@ pub fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
                     gib(synth::planned_file_bytes(m, Quant::Q4KM))
                 );
             }
-            println!("\nWhisper sizes (catalogued; their targets are not built yet):");
+            println!(
+                "\n{:<18} {:<25} {:>7} {:>6} {:>6} {:>6} {:>6}  ggml f16 file",
+                "Whisper", "model", "params", "layers", "width", "heads", "vocab"
+            );
             for w in &catalog.whisper {
                 println!(
-                    "  {:<16} {}: {} audio / {} text layers, width {}",
-                    w.name, w.display_name, w.n_audio_layer, w.n_text_layer, w.n_audio_state
+                    "{:<18} {:<25} {:>6.0}M {:>3}+{:<2} {:>6} {:>6} {:>6}  {}",
+                    w.name,
+                    w.display_name,
+                    w.parameter_count() as f64 / 1e6,
+                    w.n_audio_layer,
+                    w.n_text_layer,
+                    w.n_audio_state,
+                    w.n_audio_head,
+                    w.n_vocab,
+                    gib(whisper::cache::planned_bytes(
+                        w,
+                        WhisperQuant::F16,
+                        WhisperFormat::Ggml
+                    ))
                 );
             }
         }
         ListWhat::Targets => {
             let (found, missing) = targets::discover();
+            let (speech, _) = crate::whisper::discover();
             for f in &found {
                 let i = &f.info;
                 let summary = targets::KNOWN
@@ -81,6 +98,17 @@ pub fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
                     i.architectures.join(", "),
                     i.quants.join(", ")
                 );
+                if let Some(speech) = speech
+                    .iter()
+                    .find(|s| s.name == f.name && s.info.architectures != i.architectures)
+                {
+                    println!(
+                        "{:<12} with --speech: formats {}; quants {}",
+                        "",
+                        speech.info.formats.join(", "),
+                        speech.info.quants.join(", ")
+                    );
+                }
                 println!("{:<12} worker {}", "", f.worker.display());
             }
             for m in &missing {
@@ -98,6 +126,11 @@ pub fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
                     gib(synth::planned_file_bytes(llama, q))
                 );
             }
+            println!("\nWhisper   formats (the first one a target reads is used)");
+            for q in WhisperQuant::ALL {
+                let formats: Vec<&str> = q.formats().iter().map(|f| f.name()).collect();
+                println!("{:<9} {}", q.name(), formats.join(", "));
+            }
         }
         ListWhat::Workloads => {
             for w in &catalog.workloads {
@@ -106,9 +139,24 @@ pub fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
                     w.name, w.prompt, w.gen, w.description
                 );
             }
+            println!("\nWhisper (on the first 30 s window of the clip; decode-tN for any N):");
+            for w in &catalog.whisper_workloads {
+                println!("{:<14} {}", w.name, w.description);
+            }
         }
         ListWhat::Suites => {
             for s in &catalog.suites {
+                let quants: Vec<&str> = s.quants.iter().map(|q| q.name()).collect();
+                println!("{:<10} {}", s.name, s.description);
+                println!(
+                    "{:<10} models {}; quants {}; workloads {}",
+                    "",
+                    s.models.join(", "),
+                    quants.join(", "),
+                    s.workloads.join(", ")
+                );
+            }
+            for s in &catalog.whisper_suites {
                 let quants: Vec<&str> = s.quants.iter().map(|q| q.name()).collect();
                 println!("{:<10} {}", s.name, s.description);
                 println!(

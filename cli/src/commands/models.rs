@@ -16,10 +16,15 @@ pub struct ModelsArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum ModelsCommand {
-    /// Write a synthetic GGUF of a catalog model's exact shape into the model cache
+    /// Write a synthetic GGUF of a catalog model's exact shape into the model cache (for a
+    /// Whisper model: a ggml-*.bin and Hugging Face folders, see --format)
     Synth {
         /// Catalog model (see `edgebench list scenarios`)
         model: String,
+        /// Whisper only: whisper-ggml, whisper-safetensors or whisper-gguf [default: every
+        /// format that holds the quantization]
+        #[arg(long)]
+        format: Option<String>,
         /// Quantizations, comma-separated
         #[arg(long, short = 'q', value_delimiter = ',', default_value = "q4_k_m")]
         quant: Vec<String>,
@@ -41,11 +46,15 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         ModelsCommand::Synth {
             model,
+            format,
             quant,
             seed,
             models_dir,
         } => {
             let catalog = Catalog::builtin();
+            if let Ok(spec) = catalog.whisper_model(&model) {
+                return synth_whisper(spec, format.as_deref(), &quant, seed, &models_dir);
+            }
             let spec = catalog.model(&model)?;
             let quants = quant
                 .iter()
@@ -101,6 +110,74 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
                     f.file_name().unwrap_or_default().to_string_lossy()
                 );
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `models synth` for a Whisper model: one file or folder per quantization and format.
+fn synth_whisper(
+    spec: &edgebench_scenarios::WhisperSpec,
+    format: Option<&str>,
+    quants: &[String],
+    seed: u64,
+    models_dir: &Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    use edgebench_scenarios::whisper::{cache, WhisperFormat, WhisperQuant};
+    let format = format
+        .map(|f| {
+            WhisperFormat::from_name(f).ok_or_else(|| {
+                let known: Vec<&str> = WhisperFormat::ALL.iter().map(|f| f.name()).collect();
+                anyhow::anyhow!(
+                    "--format: unknown format '{f}' (known: {})",
+                    known.join(", ")
+                )
+            })
+        })
+        .transpose()?;
+    // `q4_k_m` is the LLM default of --quant; a Whisper model defaults to f16.
+    let quants: Vec<WhisperQuant> = if quants == ["q4_k_m"] {
+        vec![WhisperQuant::F16]
+    } else {
+        quants
+            .iter()
+            .map(|q| WhisperQuant::parse(q))
+            .collect::<Result<_, _>>()
+            .context("--quant")?
+    };
+    let dir = crate::models_dir(models_dir);
+    for q in quants {
+        let formats: Vec<WhisperFormat> = match format {
+            Some(f) => vec![f],
+            None => q
+                .formats()
+                .iter()
+                .copied()
+                .filter(|f| *f != WhisperFormat::Onnx)
+                .collect(),
+        };
+        for f in formats {
+            let bar = synth_bar(
+                &format!("{} {q} ({f})", spec.name),
+                cache::planned_bytes(spec, q, f),
+            );
+            let cached = cache::ensure_cached(&dir, spec, q, f, seed, &mut |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            });
+            bar.finish_and_clear();
+            let cached = cached?;
+            println!(
+                "{}  {}  {}  sha256 {}",
+                cached.path.display(),
+                gib(cached.bytes),
+                if cached.synthesized.is_some() {
+                    "written"
+                } else {
+                    "already cached"
+                },
+                cached.sha256
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
