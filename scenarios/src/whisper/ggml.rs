@@ -155,7 +155,7 @@ fn tensor_header(name: &str, shape: &[usize], dtype: GgmlDType) -> Vec<u8> {
     let mut h = Vec::new();
     h.extend((dims.len() as i32).to_le_bytes());
     h.extend((name.len() as i32).to_le_bytes());
-    h.extend((ggml_type_id(dtype) as i32).to_le_bytes());
+    h.extend(ggml_type_id(dtype).to_le_bytes());
     for d in dims {
         h.extend((d as i32).to_le_bytes());
     }

@@ -289,7 +289,7 @@ impl SpeechTarget for CandleWhisper {
 
     fn set_mel(&mut self, mel: &[f32], n_mels: usize) -> TargetResult<()> {
         let l = self.loaded()?;
-        if n_mels != l.config.num_mel_bins || mel.len() % n_mels != 0 {
+        if n_mels != l.config.num_mel_bins || !mel.len().is_multiple_of(n_mels) {
             return Err(TargetError::Backend(format!(
                 "a log-mel of {} values in {n_mels} rows for a model with {} mel bins",
                 mel.len(),

@@ -173,7 +173,7 @@ impl SpeechTarget for WhisperCppTarget {
 
     fn set_mel(&mut self, mel: &[f32], n_mels: usize) -> TargetResult<()> {
         let l = self.loaded()?;
-        if n_mels != l.n_mels || mel.len() % n_mels != 0 {
+        if n_mels != l.n_mels || !mel.len().is_multiple_of(n_mels) {
             return Err(TargetError::Backend(format!(
                 "a log-mel of {} values in {n_mels} rows for a model with {} mel bins",
                 mel.len(),
