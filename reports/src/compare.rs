@@ -24,9 +24,11 @@ pub enum Better {
 }
 
 /// The metrics compared, with their display name, unit scale and direction.
-pub const METRICS: [(&str, &str, f64, &str, Better); 7] = [
+pub const METRICS: [(&str, &str, f64, &str, Better); 9] = [
     (metric::PP_TPS, "pp t/s", 1.0, "", Better::Higher),
     (metric::TG_TPS, "tg t/s", 1.0, "", Better::Higher),
+    (metric::RTF, "RTF", 1.0, "×", Better::Higher),
+    (metric::ENCODE_S, "encoder", 1e3, " ms", Better::Lower),
     (metric::TTFT_S, "TTFT", 1e3, " ms", Better::Lower),
     (metric::ITL_P50_S, "ITL p50", 1e3, " ms", Better::Lower),
     (metric::ITL_P99_S, "ITL p99", 1e3, " ms", Better::Lower),
