@@ -7,6 +7,7 @@
 mod commands;
 mod gguf;
 mod plan;
+mod profile;
 mod progress;
 mod targets;
 

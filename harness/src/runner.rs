@@ -55,10 +55,20 @@ pub struct RunnerConfig {
     /// Soak mode: the window length of the rate-per-window curve, seconds (the stopping
     /// rule's time cap is the soak's duration).
     pub soak_window_s: Option<f64>,
-    /// Measured read bandwidth per thread count, GB/s, for the roofline metrics.
-    pub read_bandwidth_gbs: BTreeMap<usize, f64>,
+    /// Measured memory bandwidth for the roofline metrics (None: no roofline).
+    pub roofline: Option<Roofline>,
     /// Timeline side file, relative to the results file, named in every test's sensors.
     pub timeline_file: Option<String>,
+}
+
+/// What the roofline of token generation needs (see [`crate::bandwidth`]).
+#[derive(Debug, Clone, Default)]
+pub struct Roofline {
+    /// Measured read bandwidth per thread count, GB/s.
+    pub read_gbs: BTreeMap<usize, f64>,
+    /// Models with fewer weight bytes are left without a roofline: they fit in the caches
+    /// (a few times the last-level cache), so memory bandwidth does not bound them.
+    pub min_weight_bytes: u64,
 }
 
 /// Watches the runner; every hook is optional.
@@ -296,11 +306,16 @@ impl Runner<'_> {
         let mut headline_values = Vec::new();
         // Work on the CPU: the CPU clock rule of the throttle verdict applies.
         let cpu_work = matches!(record.target.device.as_str(), "" | "cpu");
-        let bandwidth = self
-            .config
-            .read_bandwidth_gbs
-            .get(&record.parameters.threads)
-            .copied();
+        let bandwidth = self.config.roofline.as_ref().and_then(|r| {
+            let big_enough = loaded
+                .model
+                .weight_bytes
+                .is_some_and(|b| b >= r.min_weight_bytes);
+            r.read_gbs
+                .get(&record.parameters.threads)
+                .copied()
+                .filter(|_| big_enough)
+        });
         let mut soak_tokens: Vec<TokenTime> = Vec::new();
         let soak_start = sampler.now();
         loop {
