@@ -119,7 +119,10 @@ mod tests {
     use crate::sampler::Sample;
     use crate::sensors::Reading;
 
-    fn timeline(rows: &[(f64, &[(&str, Quantity, f64)])]) -> Timeline {
+    /// (channel, quantity, value) readings of one sample.
+    type Row<'a> = (f64, &'a [(&'a str, Quantity, f64)]);
+
+    fn timeline(rows: &[Row]) -> Timeline {
         Timeline {
             samples: rows
                 .iter()
