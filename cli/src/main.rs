@@ -6,6 +6,7 @@
 
 mod commands;
 mod gguf;
+mod memfit;
 mod plan;
 mod profile;
 mod progress;

@@ -244,3 +244,41 @@ fn bad_device_flags_get_one_line_errors() {
         assert!(errors[0].contains(needle), "{args:?}: {stderr}");
     }
 }
+
+/// An 8 GB Pi 5 cannot hold Llama 3 8B in f16: the plan says so, with the breakdown, and
+/// `--force` plans it anyway.
+#[test]
+fn a_model_too_large_for_the_device_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = |force: bool| {
+        let mut cmd = edgebench();
+        cmd.args([
+            "run",
+            "--scenario",
+            "llama3-8b",
+            "--quant",
+            "f16,q4_k_m",
+            "--dry-run",
+        ])
+        .arg("--models-dir")
+        .arg(dir.path())
+        .arg("--sys-root")
+        .arg(fixture("pi5"));
+        if force {
+            cmd.arg("--force");
+        }
+        ok_output(&mut cmd).1
+    };
+    let stderr = plan(false);
+    assert!(
+        stderr.contains(
+            "skipped: needs about 17.34 GiB of memory (weights 14.96 GiB + KV cache 0.13 GiB \
+             for 513 tokens + f32 embeddings 1.96 GiB + runtime 0.29 GiB), this device has \
+             7.86 GiB: pick a smaller model or quantization, or use --force to try anyway"
+        ),
+        "{stderr}"
+    );
+    // Q4_K_M fits: one skip only.
+    assert_eq!(stderr.matches("skipped:").count(), 1, "{stderr}");
+    assert!(!plan(true).contains("skipped:"));
+}
