@@ -1,6 +1,7 @@
 //! Progress on the terminal: an observer of the runner, never part of it. Bars go to stderr
 //! and disappear when stderr is not a terminal; one line per finished test always stays.
 
+use edgebench_harness::cooldown::CooldownConfig;
 use edgebench_harness::runner::{ModelJob, Observer};
 use edgebench_harness::schema::{metric, RepetitionRecord, TestRecord};
 use edgebench_harness::stats::StoppingRule;
@@ -78,6 +79,14 @@ impl Observer for ProgressObserver {
                 job.target
             ));
         }
+    }
+
+    fn cooling_down(&mut self, now_c: f64, config: &CooldownConfig) {
+        self.spinner(format!(
+            "cooling down: {now_c:.1} °C, waiting for {:.1} °C (at most {:.0} s)",
+            config.baseline_c + config.margin_c,
+            config.max_wait.as_secs_f64()
+        ));
     }
 
     fn test_started(&mut self, test: &TestRecord) {

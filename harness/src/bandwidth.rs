@@ -33,7 +33,7 @@ pub struct Bandwidth {
 }
 
 /// Passes of each kernel; the first is a warm-up and does not count.
-const PASSES: usize = 6;
+const PASSES: usize = 10;
 
 /// The buffer size for this machine: ≥ 16 × L3 and ≥ 512 MiB, ≤ RAM / 4.
 pub fn default_buffer_bytes(l3_bytes: Option<u64>, ram_bytes: u64) -> u64 {

@@ -51,6 +51,12 @@ pub fn idle_baseline(sampler: &Sampler, duration: Duration) -> Option<f64> {
     (!temps.is_empty()).then(|| temps.iter().sum::<f64>() / temps.len() as f64)
 }
 
+/// The hottest temperature now, if it is above the cooldown's target.
+pub fn too_hot(sampler: &Sampler, config: &CooldownConfig) -> Option<f64> {
+    let now_c = sampler.latest().as_ref().and_then(hottest)?;
+    (now_c > config.baseline_c + config.margin_c).then_some(now_c)
+}
+
 /// Wait until the hottest temperature is within the margin of the baseline, the time limit
 /// passes, or `cancel` is set. `None` when no sample has a temperature.
 pub fn wait(sampler: &Sampler, config: &CooldownConfig, cancel: &AtomicBool) -> Option<Cooldown> {

@@ -75,6 +75,9 @@ pub struct Roofline {
 pub trait Observer {
     fn job_started(&mut self, _job: &ModelJob) {}
     fn loaded(&mut self, _job: &ModelJob, _load_s: f64, _model: &ModelInfo) {}
+    /// The device is hotter than its idle temperature allows: waiting up to the cooldown's
+    /// limit before the next test.
+    fn cooling_down(&mut self, _now_c: f64, _config: &CooldownConfig) {}
     fn test_started(&mut self, _test: &TestRecord) {}
     fn warmup_done(&mut self, _test: &TestRecord) {}
     fn repetition(&mut self, _test: &TestRecord, _rep: &RepetitionRecord, _rule: &StoppingRule) {}
@@ -139,10 +142,12 @@ impl Runner<'_> {
                     }
                 }
             }
-            let cooled = self
-                .config
-                .cooldown
-                .and_then(|c| cooldown::wait(self.sampler, &c, &self.cancel));
+            let cooled = self.config.cooldown.and_then(|c| {
+                if let Some(now_c) = cooldown::too_hot(self.sampler, &c) {
+                    observer.cooling_down(now_c, &c);
+                }
+                cooldown::wait(self.sampler, &c, &self.cancel)
+            });
             let mut record = self.new_record(job, test, &target_info, loaded.as_ref());
             record.sensors.cooldown = cooled;
             self.writer.write(&Record::TestStart(record.clone()))?;
@@ -342,8 +347,12 @@ impl Runner<'_> {
             let lookback = sampler.window(rep_start - throttling::LOOKBACK_S, end);
             let verdict = throttling::assess(&lookback, rep_start, end, cpu_work);
             for reason in &verdict.reasons {
-                // The cause without its count, once per test (`cgroup/nr_throttled`).
-                let cause = reason.split(" +").next().unwrap_or(reason).to_string();
+                // The cause (its channel) without the count, once per test.
+                let cause = reason
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or(reason)
+                    .to_string();
                 if !record.sensors.throttle_reasons.contains(&cause) {
                     record.sensors.throttle_reasons.push(cause);
                 }

@@ -35,7 +35,8 @@ pub const CLOCK_RATIO_CHANNEL: &str = "cpufreq/ratio";
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Verdict {
     pub throttled: Option<bool>,
-    /// Why, one entry per cause (`vcgencmd/throttled`, `cgroup/nr_throttled +12`…).
+    /// Why, one entry per cause, the channel first (`vcgencmd/throttled`,
+    /// `cgroup/nr_throttled +12`, `cpufreq/ratio at 62% of max`).
     pub reasons: Vec<String>,
 }
 
@@ -93,7 +94,7 @@ pub fn assess(timeline: &Timeline, from: f64, to: f64, cpu_work: bool) -> Verdic
             let median = crate::stats::percentile(&ratios, 50.0);
             if median < CLOCK_FRACTION {
                 reasons.push(format!(
-                    "CPU clock at {:.0}% of its maximum",
+                    "{CLOCK_RATIO_CHANNEL} at {:.0}% of max",
                     median * 100.0
                 ));
             }
@@ -190,7 +191,7 @@ mod tests {
             (0.3, &[ratio(0.62)]),
         ]);
         let v = assess(&tl, 0.0, 0.3, true);
-        assert_eq!(v.reasons, ["CPU clock at 62% of its maximum"]);
+        assert_eq!(v.reasons, ["cpufreq/ratio at 62% of max"]);
         assert_eq!(assess(&tl, 0.0, 0.3, false).throttled, None);
         // All-core turbo at 85% of the single-core maximum is not throttling.
         let turbo = timeline(&[(0.0, &[ratio(0.85)]), (0.1, &[ratio(0.86)])]);

@@ -353,7 +353,7 @@ fn induced_slowdowns_are_flagged_from_a_fixture_replay() {
         ["cgroup/nr_throttled +12", "cgroup/throttled_s +0.65"]
     );
     let third = judge(c0, c1);
-    assert_eq!(third.reasons, ["CPU clock at 60% of its maximum"]);
+    assert_eq!(third.reasons, ["cpufreq/ratio at 60% of max"]);
     // A GPU's work does not slow down with the CPU clock.
     assert_eq!(
         throttling::assess(&timeline.window(c0, c1), c0, c1, false).throttled,
