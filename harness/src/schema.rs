@@ -38,7 +38,8 @@ pub struct RepetitionRecord {
     pub timing: RepetitionTiming,
     /// Metrics derived from `timing` (see [`crate::runner::repetition_metrics`]).
     pub metrics: BTreeMap<String, f64>,
-    /// Whether the device reported throttling during this repetition (None: cannot tell).
+    /// Whether the device throttled during this repetition (None: no sensor could tell; the
+    /// rule is in [`crate::throttling`], the causes in the test's `sensors.throttle_reasons`).
     #[serde(default)]
     pub throttled: Option<bool>,
 }
@@ -99,7 +100,11 @@ pub struct Environment {
     pub governor: Option<String>,
     pub edgebench_version: String,
     pub edgebench_commit: String,
-    /// Anything else that identifies the platform (power mode, firmware…).
+    /// Anything else that identifies the platform. Keys edgebench writes (where known):
+    /// `board_model` (`/proc/device-tree/model`), `catalog_id` and `catalog_peak_bandwidth_gbs`
+    /// (the device catalog's entry, `harness/devices.toml`), `power_mode` (Jetson `nvpmodel`),
+    /// `l4t` (Jetson Linux release), `firmware` (Raspberry Pi), `gpus` (NVML names, `; `
+    /// between them) and `read_bandwidth_gbs_t<N>` (measured with N threads, for the roofline).
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
 }
