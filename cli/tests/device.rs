@@ -245,8 +245,8 @@ fn bad_device_flags_get_one_line_errors() {
     }
 }
 
-/// An 8 GB Pi 5 cannot hold Llama 3 8B in f16: the plan says so, with the breakdown, and
-/// `--force` plans it anyway.
+/// An 8 GB Pi 5 cannot hold Phi-3 mini in f16 on candle: the plan says so, with the
+/// breakdown, and `--force` plans it anyway.
 #[test]
 fn a_model_too_large_for_the_device_is_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
@@ -255,7 +255,7 @@ fn a_model_too_large_for_the_device_is_refused_with_the_reason() {
         cmd.args([
             "run",
             "--scenario",
-            "llama3-8b",
+            "phi3-mini",
             "--quant",
             "f16,q4_k_m",
             "--dry-run",
@@ -272,9 +272,10 @@ fn a_model_too_large_for_the_device_is_refused_with_the_reason() {
     let stderr = plan(false);
     assert!(
         stderr.contains(
-            "skipped: needs about 17.34 GiB of memory (weights 14.96 GiB + KV cache 0.13 GiB \
-             for 513 tokens + f32 embeddings 1.96 GiB + runtime 0.29 GiB), this device has \
-             7.86 GiB: pick a smaller model or quantization, or use --force to try anyway"
+            "skipped: needs about 12.20 GiB of memory (weights 7.12 GiB + KV cache 0.38 GiB \
+             for 513 tokens + f32 embeddings 0.37 GiB + copies while loading 3.83 GiB + runtime \
+             0.50 GiB), this device has 7.86 GiB: pick a smaller model or quantization, or use \
+             --force to try anyway"
         ),
         "{stderr}"
     );

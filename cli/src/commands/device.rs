@@ -184,7 +184,10 @@ fn show(r: &Reading, elapsed_s: f64) -> String {
         Quantity::CurrentA => format!("{:.3} A", r.value),
         Quantity::ClockRatio => format!("{:.0} % of max clock", r.value * 100.0),
         Quantity::ThrottleFlag => (if r.value >= 0.5 { "yes" } else { "no" }).into(),
-        Quantity::ThrottleCount => format!("{} (count)", r.value),
+        Quantity::ThrottleCount if r.channel.ends_with("_s") => {
+            format!("{:.2} s (counter)", r.value)
+        }
+        Quantity::ThrottleCount => format!("{} (counter)", r.value),
     }
 }
 
