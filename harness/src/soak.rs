@@ -29,8 +29,8 @@ pub fn token_times(decode_start_s: f64, decode_s: &[f64]) -> Vec<TokenTime> {
         .collect()
 }
 
-/// Windows of `window_s` from `start_s` to `end_s` (the last one may be shorter). Times in the
-/// result are relative to `start_s`. `cpu_work`: the CPU clock rule of the throttle verdict
+/// Windows of `window_s` from `start_s` to `end_s` (the last one may be shorter; a soak ends
+/// when its last repetition does). Times in the result are relative to `start_s`, to the ms. `cpu_work`: the CPU clock rule of the throttle verdict
 /// applies (see [`throttling::assess`]).
 pub fn summarize(
     tokens: &[TokenTime],
@@ -59,9 +59,10 @@ pub fn summarize(
             .energy_between(w0, w1)
             .filter(|_| w1 > w0)
             .map(|j| j / (w1 - w0));
+        let ms = |t: f64| ((t - start_s) * 1e3).round() / 1e3;
         windows.push(SoakWindow {
-            start_s: w0 - start_s,
-            end_s: w1 - start_s,
+            start_s: ms(w0),
+            end_s: ms(w1),
             tokens: inside.len(),
             tg_tps: (busy > 0.0).then(|| inside.len() as f64 / busy),
             max_temp_c: sensors.max_temp_c,
