@@ -425,6 +425,7 @@ fn placeholder(test_id: &str, schema_version: u32) -> TestRecord {
         stop_reason: None,
         sensors: Default::default(),
         warnings: Vec::new(),
+        soak: None,
     }
 }
 
