@@ -478,6 +478,56 @@ impl Source {
     }
 }
 
+/// The f32 weights of one tensor of a synthetic model: exactly the values the GGUF writer
+/// quantizes, so writers of other formats (ONNX) built on it give the same function.
+pub struct TensorWeights {
+    shape: Vec<usize>,
+    src: Source,
+}
+
+/// The weights of the tensor llama.cpp names `name` (`blk.0.attn_q.weight`) in `model` with
+/// `seed`, or `None` if the model has no such tensor.
+pub fn tensor_weights(model: &ModelSpec, seed: u64, name: &str) -> Option<TensorWeights> {
+    let entry = entries(model, Quant::F32)
+        .into_iter()
+        .find(|e| e.plan.name == name)?;
+    let elements = entry.plan.elements() as usize;
+    Some(TensorWeights {
+        src: source(seed, name, elements, entry.init, POOL_BLOCKS),
+        shape: entry.plan.shape,
+    })
+}
+
+impl TensorWeights {
+    /// Candle order: `[rows, cols]` (`[out_features, in_features]` for projections).
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    pub fn elements(&self) -> usize {
+        self.src.elements
+    }
+
+    /// Values `start..start + out.len()` of the row-major tensor. Panics past the end.
+    pub fn fill(&self, start: usize, out: &mut [f32]) {
+        assert!(
+            start + out.len() <= self.src.elements,
+            "weights {start}..{} of a tensor of {}",
+            start + out.len(),
+            self.src.elements
+        );
+        let (mut pos, mut done) = (start, 0);
+        while done < out.len() {
+            let (block, offset) = (pos / BLOCK, pos % BLOCK);
+            let n = (BLOCK - offset).min(out.len() - done);
+            let from = self.src.index(block) * BLOCK + offset;
+            out[done..done + n].copy_from_slice(&self.src.pool[from..from + n]);
+            pos += n;
+            done += n;
+        }
+    }
+}
+
 fn synth_tensor(seed: u64, entry: &Entry, pool_max: usize) -> anyhow::Result<QTensor> {
     let p = &entry.plan;
     let src = source(seed, &p.name, p.elements() as usize, entry.init, pool_max);
@@ -654,7 +704,7 @@ pub fn default_models_dir() -> PathBuf {
 }
 
 /// Short hash of everything that decides a file's bytes.
-fn spec_hash(model: &ModelSpec, quant: Quant, seed: u64) -> String {
+pub(crate) fn spec_hash(model: &ModelSpec, quant: Quant, seed: u64) -> String {
     let key = format!(
         "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{:e}|{:e}|{}|{}|{}|{}",
         model.display_name,
