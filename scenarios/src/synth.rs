@@ -44,7 +44,7 @@ use std::time::Instant;
 
 /// Version of the weight generator and file layout. Bump it whenever the bytes written for a
 /// given (spec, quant, seed) change, so caches never reuse an old file.
-pub const GENERATOR_VERSION: u32 = 2;
+pub const GENERATOR_VERSION: u32 = 3;
 
 /// `general.alignment` of the files written (candle's writer pads to 32 bytes).
 pub const ALIGNMENT: u64 = 32;
@@ -172,7 +172,16 @@ fn entries(model: &ModelSpec, quant: Quant) -> Vec<Entry> {
     let v = model.vocab_size;
     let inv_sqrt = |n: usize| 1.0 / (n as f32).sqrt();
     // Output projections of residual branches are scaled down so the residual stream stays O(1).
-    let residual_scale = inv_sqrt(2 * model.layers);
+    // With a tied output (Gemma) the input embedding, scaled by √hidden, is read back by the
+    // output projection: the input token's own logit exceeds the others by about
+    // √hidden·rms(embedding)/rms(residual) standard deviations. With small branches greedy
+    // decoding repeats the input token forever. There the branches are scaled so the residual
+    // is several times √hidden and the self-similarity falls below one standard deviation.
+    let residual_scale = if model.tied_embeddings {
+        6.0 * (h as f32).sqrt() * inv_sqrt(2 * model.layers)
+    } else {
+        inv_sqrt(2 * model.layers)
+    };
 
     let mut out = Vec::new();
     let mut push = |name: String, shape: Vec<usize>, kind: Kind, layer: usize| {

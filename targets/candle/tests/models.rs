@@ -60,15 +60,12 @@ fn generate_is_deterministic(name: &str) {
     }
 }
 
-/// Generation must depend on the prompt: other prompts give other tokens. Within one run the
-/// tokens must vary too, except for Gemma: with the synthetic weights its residual stream stays
-/// dominated by the input embedding (scaled by √hidden), so the tied output projection picks
-/// the token whose embedding row equals the input's, and greedy decoding repeats that token.
-/// `gemma_reference` shows that is the model's function, not a bug here.
+/// Generation must depend on the prompt: other prompts give other tokens, and within one run
+/// the tokens vary (a regression test for synthetic Gemma weights whose tied output once
+/// repeated the input token forever).
 fn assert_non_degenerate(target: &mut CandleTarget, vocab: usize, tokens: &[u32], what: &str) {
-    let tied = what.starts_with("gemma");
     assert!(
-        tied || tokens.iter().any(|&t| t != tokens[0]),
+        tokens.iter().any(|&t| t != tokens[0]),
         "{what}: degenerate generation {tokens:?}"
     );
     let others: Vec<Vec<u32>> = (10..14)
@@ -179,9 +176,12 @@ fn quantized_logits_track_f32() {
         ] {
             let c = correlation(&reference, &logits(quant));
             eprintln!("{name} {quant}: correlation with f32 logits {c:.5}");
+            // 4- and 5-bit weights: Gemma's synthetic residual branches are large (so its tied
+            // output does not just echo the input token), which lets quantization noise reach
+            // the logits more than in the other models (about 0.97 measured).
             let floor = match quant {
                 Quant::F16 | Quant::Q8_0 => 0.999,
-                _ => 0.98,
+                _ => 0.95,
             };
             assert!(c > floor, "{name} {quant}: correlation {c} with f32");
         }
