@@ -187,13 +187,21 @@ impl Runner<'_> {
                 load_s,
                 model,
                 peak_rss_bytes,
-            }) => Ok(Loaded {
-                client,
-                info,
-                model,
-                load_s,
-                peak_rss_bytes,
-            }),
+            }) => {
+                // Asked again: with a model loaded, a target can tell what the session really
+                // uses (e.g. which execution provider ran the nodes).
+                let info = match client.request(&Request::Info, Duration::from_secs(60), |_| {}) {
+                    Ok(Response::Info(after)) => after,
+                    _ => info,
+                };
+                Ok(Loaded {
+                    client,
+                    info,
+                    model,
+                    load_s,
+                    peak_rss_bytes,
+                })
+            }
             Ok(other) => Err((
                 Some(Box::new(info)),
                 format!("worker answered {other:?} to load"),
