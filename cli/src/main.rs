@@ -34,13 +34,14 @@ const LONG_VERSION: &str = concat!(
         speed, time to first token, latency, memory, power and temperature, and writes every \
         repetition to a JSONL results file as it happens.\n\n\
         No downloads: models of the exact published shapes are synthesized with seeded \
-        weights (speed does not depend on weight values). Point --model at a real GGUF to \
-        measure your own file.",
+        weights (speed does not depend on weight values), as GGUF files and as ONNX Runtime GenAI \
+        folders. Point --model at a real GGUF or GenAI folder to measure your own model.",
     after_help = "Examples:\n  \
         edgebench run                         quick suite on this machine\n  \
         edgebench run --suite standard        every standard scenario that fits in memory\n  \
         edgebench run --scenario llama3-8b --quant q4_k_m -p 512 -n 128 -r 5\n  \
         edgebench run --model my.gguf         your own GGUF file\n  \
+        edgebench run --model phi3-int4/      your own ONNX Runtime GenAI folder\n  \
         edgebench list scenarios              what can be run\n  \
         edgebench models synth phi3-mini --quant q4_k_m"
 )]

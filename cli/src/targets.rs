@@ -16,11 +16,23 @@ pub struct KnownTarget {
     pub build_hint: &'static str,
 }
 
-pub const KNOWN: &[KnownTarget] = &[KnownTarget {
-    name: "candle",
-    summary: "Hugging Face candle (Rust): GGUF llama, phi3, gemma on CPU",
-    build_hint: "cargo build --release -p edgebench-candle",
-}];
+pub const KNOWN: &[KnownTarget] = &[
+    KnownTarget {
+        name: "candle",
+        summary: "Hugging Face candle (Rust): GGUF llama, phi3, gemma on CPU",
+        build_hint: "cargo build --release -p edgebench-candle",
+    },
+    KnownTarget {
+        name: "onnxruntime",
+        summary: "ONNX Runtime (official library): GenAI model folders on CPU, CUDA if the library has it",
+        build_hint: "cargo build --release -p edgebench-onnxruntime",
+    },
+    KnownTarget {
+        name: "coreml",
+        summary: "Core ML through ONNX Runtime's CoreML execution provider (macOS)",
+        build_hint: "cargo build --release -p edgebench-onnxruntime",
+    },
+];
 
 /// A target as found on this machine.
 pub struct FoundTarget {

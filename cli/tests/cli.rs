@@ -107,6 +107,8 @@ fn run_tiny_model_prints_table_and_writes_every_repetition() {
             "3",
             "-t",
             "1",
+            "--target",
+            "candle",
         ])
         .arg("--models-dir")
         .arg(dir.path().join("models"))
@@ -226,7 +228,7 @@ fn wrong_architecture_is_skipped_with_the_reason() {
 
     let results = dir.path().join("r.jsonl");
     let out = edgebench()
-        .args(["run", "-p", "8", "-r", "1", "--model"])
+        .args(["run", "-p", "8", "-r", "1", "--target", "candle", "--model"])
         .arg(&wrong)
         .arg("--results")
         .arg(&results)
@@ -307,6 +309,8 @@ fn killed_worker_is_a_failed_test_and_the_run_goes_on() {
             "16",
             "-t",
             "1",
+            "--target",
+            "candle",
             "--min-reps",
             "1000000",
             "--max-reps",
@@ -405,6 +409,8 @@ fn ctrl_c_leaves_a_valid_results_file() {
             "16",
             "-t",
             "1",
+            "--target",
+            "candle",
         ])
         .args([
             "--min-reps",
@@ -451,4 +457,99 @@ fn ctrl_c_leaves_a_valid_results_file() {
         .filter(|r| matches!(r, Record::Repetition(_)))
         .count();
     assert!(reps >= 3 && tests[0].repetitions.len() == reps);
+}
+
+/// A GenAI folder given with --model runs on ONNX Runtime; GGUF-only targets skip it with the
+/// reason; the record says which execution provider ran the nodes.
+#[test]
+fn genai_folder_runs_on_onnxruntime() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = synth(&dir.path().join("models"), "llama3-8b-tiny", "int4");
+    assert!(
+        folder.join("genai_config.json").is_file(),
+        "{}",
+        folder.display()
+    );
+    let results = dir.path().join("r.jsonl");
+    let out = edgebench()
+        .args(["run", "-p", "8", "-n", "4", "-r", "1", "-t", "1", "--model"])
+        .arg(&folder)
+        .arg("--results")
+        .arg(&results)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tests = test_records(&results);
+    let ort: Vec<_> = tests
+        .iter()
+        .filter(|t| t.target.name == "onnxruntime")
+        .collect();
+    assert_eq!(ort.len(), 2, "{tests:#?}");
+    for t in ort {
+        assert_eq!(t.status, Status::Ok, "{t:?}");
+        assert_eq!(t.scenario.quant, "int4");
+        assert!(t.scenario.synthetic);
+        assert!(
+            t.target.extra["session_providers"].contains("CPUExecutionProvider"),
+            "{:?}",
+            t.target.extra
+        );
+    }
+    for t in tests.iter().filter(|t| t.target.name == "candle") {
+        match &t.status {
+            Status::Skipped { reason } => assert!(reason.contains("onnx-genai"), "{reason}"),
+            other => panic!("candle should skip a GenAI folder, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn bad_genai_folders_get_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty-folder");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = edgebench()
+        .args(["run", "--model"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "empty-folder: not an ONNX Runtime GenAI model folder");
+
+    let folder = synth(&dir.path().join("models"), "phi3-mini-tiny", "fp16");
+    let model = folder.join("model.onnx");
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
+    let out = edgebench()
+        .args(["run", "--model"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "model.onnx: not a readable ONNX model");
+}
+
+#[test]
+fn list_quants_names_each_format() {
+    edgebench()
+        .args(["list", "quants"])
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match(r"q4_k_m +gguf +15 .* int4").unwrap())
+        .stdout(predicate::str::is_match(r"int4 +onnx-genai").unwrap());
+}
+
+#[cfg(not(target_os = "macos"))]
+#[test]
+fn list_targets_says_coreml_needs_macos() {
+    edgebench()
+        .args(["list", "targets"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "coreml       not available: needs macOS",
+        ))
+        .stdout(predicate::str::contains("onnxruntime  ONNX Runtime"));
 }

@@ -1,6 +1,5 @@
 //! `edgebench run`: resolve a plan, synthesize missing models, measure, print a table.
 
-use crate::gguf;
 use crate::plan::{self, ModelSource, PlannedJob, Selection};
 use crate::progress::{self, ProgressObserver};
 use crate::targets;
@@ -31,10 +30,12 @@ pub struct RunArgs {
     /// Catalog models to run, comma-separated (e.g. llama3-8b,phi3-mini). See `edgebench list scenarios`.
     #[arg(long, short = 's', value_delimiter = ',')]
     pub scenario: Vec<String>,
-    /// Quantizations, comma-separated: f32, f16, q8_0, q4_0, q4_k_m, q5_k_m [default with --scenario: q4_k_m]
+    /// Quantizations, comma-separated: GGUF f32, f16, q8_0, q4_0, q4_k_m, q5_k_m (ONNX Runtime
+    /// runs their GenAI counterparts: q4_k_m → int4…) or GenAI fp32, fp16, int8, int4
+    /// [default with --scenario: q4_k_m]
     #[arg(long, short = 'q', value_delimiter = ',')]
     pub quant: Vec<String>,
-    /// Your own model file (GGUF); repeat for several.
+    /// Your own model: a GGUF file or an ONNX Runtime GenAI folder; repeat for several.
     #[arg(long, short = 'm')]
     pub model: Vec<PathBuf>,
     /// Targets (backends) to run on, comma-separated [default: every built target]
@@ -132,7 +133,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let quants = args
         .quant
         .iter()
-        .map(|q| Quant::parse(q))
+        .map(|q| plan::SynthQuant::parse(q))
         .collect::<Result<Vec<_>, _>>()
         .context("--quant")?;
     for t in &args.target {
@@ -302,7 +303,11 @@ type Chosen = (
     Vec<edgebench_scenarios::WorkloadSpec>,
 );
 
-fn select_models(args: &RunArgs, catalog: &Catalog, quants: &[Quant]) -> anyhow::Result<Chosen> {
+fn select_models(
+    args: &RunArgs,
+    catalog: &Catalog,
+    quants: &[plan::SynthQuant],
+) -> anyhow::Result<Chosen> {
     let from_flags =
         plan::workloads_from_flags(catalog, &args.workload, &args.prompt, &args.gen, &args.pg)?;
     let default_workloads = || -> anyhow::Result<Vec<_>> {
@@ -317,11 +322,7 @@ fn select_models(args: &RunArgs, catalog: &Catalog, quants: &[Quant]) -> anyhow:
         }
         let mut models = Vec::new();
         for path in &args.model {
-            let summary = gguf::inspect(path)?;
-            models.push(ModelSource::File {
-                path: path.clone(),
-                summary,
-            });
+            models.push(plan::inspect_model(path)?);
         }
         let workloads = if from_flags.is_empty() {
             default_workloads()?
@@ -357,6 +358,9 @@ fn select_models(args: &RunArgs, catalog: &Catalog, quants: &[Quant]) -> anyhow:
     };
     let quants = if quants.is_empty() {
         suite_quants
+            .into_iter()
+            .map(plan::SynthQuant::Gguf)
+            .collect()
     } else {
         quants.to_vec()
     };
@@ -369,10 +373,17 @@ fn select_models(args: &RunArgs, catalog: &Catalog, quants: &[Quant]) -> anyhow:
     for name in &names {
         let spec = catalog.model(name).context("--scenario")?;
         for &quant in &quants {
-            models.push(ModelSource::Synthetic {
-                spec: spec.clone(),
-                quant,
-                seed: args.seed,
+            models.push(match quant {
+                plan::SynthQuant::Gguf(quant) => ModelSource::Synthetic {
+                    spec: spec.clone(),
+                    quant,
+                    seed: args.seed,
+                },
+                plan::SynthQuant::Onnx(quant) => ModelSource::SyntheticOnnx {
+                    spec: spec.clone(),
+                    quant,
+                    seed: args.seed,
+                },
             });
         }
     }
@@ -398,22 +409,67 @@ fn prepare_model(
                 ..Default::default()
             },
         )),
+        ModelSource::Folder { path, summary } => Ok((
+            path.clone(),
+            ScenarioRef {
+                model: job.model.model_name(),
+                quant: summary.quant.clone(),
+                model_path: path.display().to_string(),
+                model_bytes: summary.file_bytes,
+                synthetic: summary.synthetic,
+                seed: summary.seed,
+                ..Default::default()
+            },
+        )),
+        ModelSource::SyntheticOnnx { spec, quant, .. } => {
+            let bytes = job.model.file_bytes();
+            let folder = edgebench_scenarios::onnx::cache_path(models_dir, spec, *quant, seed);
+            if !folder.exists() {
+                check_disk_space(models_dir, bytes)?;
+            }
+            let bar = progress::synth_bar(&format!("{} {} (ONNX)", spec.name, quant), bytes);
+            let cached = edgebench_scenarios::onnx::ensure_cached(
+                models_dir,
+                spec,
+                *quant,
+                seed,
+                &mut |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            );
+            bar.finish_and_clear();
+            let cached = cached.map_err(|e| Status::Failed {
+                reason: format!("cannot synthesize the model: {e:#}"),
+            })?;
+            if let Some(report) = &cached.synthesized {
+                eprintln!(
+                    "synthesized {} ({}) in {:.1} s, {:.2} GB/s",
+                    report.folder.display(),
+                    plan::gib(report.bytes),
+                    report.seconds,
+                    report.bytes as f64 / report.seconds.max(1e-9) / 1e9
+                );
+            }
+            Ok((
+                cached.folder.clone(),
+                ScenarioRef {
+                    model: spec.name.clone(),
+                    quant: quant.name().to_string(),
+                    model_path: cached.folder.display().to_string(),
+                    model_sha256: Some(cached.sha256.clone()),
+                    model_bytes: cached.bytes,
+                    synthetic: true,
+                    seed: Some(seed),
+                    ..Default::default()
+                },
+            ))
+        }
         ModelSource::Synthetic { spec, quant, .. } => {
             let bytes = job.model.file_bytes();
             let path = edgebench_scenarios::synth::cache_path(models_dir, spec, *quant, seed);
             if !path.exists() {
-                if let Some(free) = free_disk_bytes(models_dir) {
-                    if free < bytes + (1 << 30) {
-                        return Err(Status::Skipped {
-                            reason: format!(
-                                "not enough disk space in {} for the synthetic model: needs {}, {} free",
-                                models_dir.display(),
-                                plan::gib(bytes),
-                                plan::gib(free)
-                            ),
-                        });
-                    }
-                }
+                check_disk_space(models_dir, bytes)?;
             }
             let bar = progress::synth_bar(&format!("{} {}", spec.name, quant), bytes);
             let cached = edgebench_scenarios::synth::ensure_cached(
@@ -521,7 +577,10 @@ fn not_run_records(
                 prompt_tokens: w.prompt,
                 gen_tokens: w.gen,
                 model_bytes: job.model.file_bytes(),
-                synthetic: matches!(job.model, ModelSource::Synthetic { .. }),
+                synthetic: matches!(
+                    job.model,
+                    ModelSource::Synthetic { .. } | ModelSource::SyntheticOnnx { .. }
+                ),
                 seed: Some(seed),
                 ..Default::default()
             },
@@ -544,6 +603,21 @@ fn not_run_records(
             warnings: Vec::new(),
         })
         .collect()
+}
+
+/// Skip the job when the model cache's disk cannot take `bytes` more (and 1 GiB to spare).
+fn check_disk_space(models_dir: &Path, bytes: u64) -> Result<(), Status> {
+    match free_disk_bytes(models_dir) {
+        Some(free) if free < bytes + (1 << 30) => Err(Status::Skipped {
+            reason: format!(
+                "not enough disk space in {} for the synthetic model: needs {}, {} free",
+                models_dir.display(),
+                plan::gib(bytes),
+                plan::gib(free)
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Free space on the disk holding `dir` (or its nearest existing parent).
