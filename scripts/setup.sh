@@ -4,10 +4,22 @@
 #
 #   scripts/setup.sh            # check/install system packages, build edgebench and its targets
 #
+#   scripts/setup.sh --with-chromium   also install Chromium (≈300 MB), for the HTML report's
+#                                      browser test and scripts/report-screenshot.sh
+#
 # Environment:
 #   EDGEBENCH_NO_APT=1          never call apt-get (print what is missing instead)
+#   EDGEBENCH_WITH_CHROMIUM=1   same as --with-chromium
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+with_chromium="${EDGEBENCH_WITH_CHROMIUM:-0}"
+for arg in "$@"; do
+  case "$arg" in
+    --with-chromium) with_chromium=1 ;;
+    *) printf 'setup.sh: unknown argument %s (known: --with-chromium)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
@@ -26,6 +38,10 @@ fi
 # cmake and libclang). Debian/Ubuntu package names.
 need_pkgs=()
 want_pkgs=(gcc g++ pkg-config)
+# Chromium only when asked: it is big, and the browser test skips (saying so) without it.
+if [ "$with_chromium" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  want_pkgs+=(chromium)
+fi
 if command -v dpkg >/dev/null 2>&1; then
   for pkg in "${want_pkgs[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")

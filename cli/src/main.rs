@@ -43,6 +43,8 @@ const LONG_VERSION: &str = concat!(
         edgebench run --model my.gguf         your own GGUF file\n  \
         edgebench run --model phi3-int4/      your own ONNX Runtime GenAI folder\n  \
         edgebench list scenarios              what can be run\n  \
+        edgebench report results/ --html report.html\n  \
+        edgebench compare base.jsonl new.jsonl  exit 1 on a significant regression\n  \
         edgebench models synth phi3-mini --quant q4_k_m"
 )]
 struct Cli {
@@ -60,8 +62,10 @@ enum Command {
     Models(commands::models::ModelsArgs),
     /// Show what this machine is and the sensors edgebench can read.
     Device(commands::device::DeviceArgs),
-    /// Print a table (or Markdown/CSV/JSON) from results files.
+    /// Print a table (or Markdown/CSV/JSON), charts and the HTML page from results files.
     Report(commands::report::ReportArgs),
+    /// Compare a candidate's results with a baseline's; exit 1 on a significant regression.
+    Compare(commands::compare::CompareArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
         Command::Models(args) => commands::models::run(args),
         Command::Device(args) => commands::device::run(args),
         Command::Report(args) => commands::report::run(args),
+        Command::Compare(args) => commands::compare::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -459,6 +459,128 @@ fn ctrl_c_leaves_a_valid_results_file() {
     assert!(reps >= 3 && tests[0].repetitions.len() == reps);
 }
 
+// --- report and compare (reports crate) ----------------------------------------------------
+
+/// The reports crate's fixture: one run on a Raspberry Pi 5 (ok, failed, skipped, interrupted).
+fn reports_fixture() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports/tests/fixtures/results.jsonl")
+}
+
+/// The fixture's lines with every tg rate scaled by `factor` and the run renamed, so the tests
+/// are the same tests from another run.
+fn scaled_fixture(factor: f64, run: &str) -> String {
+    let text = std::fs::read_to_string(reports_fixture()).unwrap();
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if let Some(id) = v
+            .get("test_id")
+            .and_then(|i| i.as_str())
+            .map(str::to_string)
+        {
+            v["test_id"] = format!("{run}/{id}").into();
+        }
+        if v.get("run_id").is_some() {
+            v["run_id"] = run.into();
+        }
+        // Repetition lines, and the repetitions inside test records.
+        let reps: Vec<&mut serde_json::Value> = if v.get("repetitions").is_some() {
+            match v.get_mut("repetitions") {
+                Some(serde_json::Value::Array(inner)) => inner.iter_mut().collect(),
+                _ => vec![],
+            }
+        } else {
+            vec![&mut v]
+        };
+        for rep in reps {
+            if let Some(m) = rep.get_mut("metrics").and_then(|m| m.as_object_mut()) {
+                if let Some(tps) = m.get("tg_tps").and_then(|t| t.as_f64()) {
+                    m.insert("tg_tps".into(), (tps * factor).into());
+                }
+            }
+        }
+        out.push_str(&v.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn compare_exits_1_on_a_ten_percent_regression_and_0_on_the_same_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.jsonl");
+    let slower = dir.path().join("slower.jsonl");
+    let same = dir.path().join("same.jsonl");
+    std::fs::write(&base, scaled_fixture(1.0, "base")).unwrap();
+    std::fs::write(&slower, scaled_fixture(0.9, "slower")).unwrap();
+    std::fs::write(&same, scaled_fixture(1.0, "same")).unwrap();
+    let md = dir.path().join("summary.md");
+    Command::cargo_bin("edgebench")
+        .unwrap()
+        .args(["compare"])
+        .arg(&base)
+        .arg(&slower)
+        .arg("--markdown")
+        .arg(&md)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("regressed"))
+        .stdout(predicate::str::contains("tg t/s"));
+    let summary = std::fs::read_to_string(&md).unwrap();
+    assert!(summary.contains("Performance regression"), "{summary}");
+    Command::cargo_bin("edgebench")
+        .unwrap()
+        .args(["compare"])
+        .arg(&base)
+        .arg(&same)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("0 regressions"));
+}
+
+#[test]
+fn report_writes_html_and_charts_from_two_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.jsonl");
+    let b = dir.path().join("b.jsonl");
+    std::fs::write(&a, scaled_fixture(1.0, "run-a")).unwrap();
+    std::fs::write(&b, scaled_fixture(1.05, "run-b")).unwrap();
+    let html = dir.path().join("out/report.html");
+    let charts = dir.path().join("charts");
+    Command::cargo_bin("edgebench")
+        .unwrap()
+        .arg("report")
+        .arg(&a)
+        .arg(&b)
+        .arg("--html")
+        .arg(&html)
+        .arg("--charts")
+        .arg(&charts)
+        .args(["--output", "md"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2 runs"));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Performance at a glance"));
+    assert!(page.contains("<svg"));
+    for name in ["throughput.svg", "throughput.png", "energy.svg"] {
+        assert!(charts.join(name).is_file(), "{name}");
+    }
+}
+
+#[test]
+fn report_exports_llama_bench_json() {
+    Command::cargo_bin("edgebench")
+        .unwrap()
+        .arg("report")
+        .arg(reports_fixture())
+        .args(["--output", "llama-bench"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"samples_ns\""))
+        .stdout(predicate::str::contains("\"avg_ts\""));
+}
+
 /// A GenAI folder given with --model runs on ONNX Runtime; GGUF-only targets skip it with the
 /// reason; the record says which execution provider ran the nodes.
 #[test]

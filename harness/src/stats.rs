@@ -13,6 +13,12 @@
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
+mod two_sample;
+pub use two_sample::{
+    compare_samples, mann_whitney_u, relative_change, u_distribution, MannWhitney, RelativeChange,
+    SampleComparison, Verdict,
+};
+
 /// Summary of one metric over the repetitions of a test.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Summary {

@@ -8,8 +8,17 @@
 //! - [`export::Exporter`]: one format each (terminal table, Markdown, CSV, JSON, JSONL), picked by
 //!   name with [`exporter_for`].
 //! - [`table`]: the rows and columns the human-readable tables share.
+//! - [`merge`]: the same test from several runs and devices: one key, a history.
+//! - [`chart`]: charts (plotters) as SVG and PNG; [`html`]: the at-a-glance page.
+//! - [`compare`]: regression testing of a candidate against a baseline.
+//! - [`llamabench`]: llama-bench JSON/JSONL in (read like results files) and out.
 
+pub mod chart;
+pub mod compare;
 pub mod export;
+pub mod html;
+pub mod llamabench;
+pub mod merge;
 pub mod read;
 pub mod table;
 

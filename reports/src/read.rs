@@ -132,6 +132,10 @@ fn read_file(
         path: path.to_path_buf(),
         source,
     })?;
+    // A JSON array: llama-bench's `-o json`, or `edgebench report --output json`.
+    if text.trim_start().starts_with('[') {
+        return read_array(path, &text, merger);
+    }
     let ends_with_newline = text.ends_with('\n');
     let lines: Vec<&str> = text.lines().collect();
     for (i, line) in lines.iter().enumerate() {
@@ -161,6 +165,57 @@ fn read_file(
         }
     }
     Ok(())
+}
+
+/// A JSON array of test records or of llama-bench results; each element is checked as a line
+/// would be, and errors name the element (`file.json:[3]` as line 4).
+fn read_array(path: &Path, text: &str, merger: &mut Merger) -> Result<(), ReadError> {
+    let at = |line: usize| Location {
+        path: path.to_path_buf(),
+        line,
+    };
+    let values: Vec<serde_json::Value> =
+        serde_json::from_str(text).map_err(|e| ReadError::BadLine {
+            at: at(e.line()),
+            message: format!(
+                "not a JSON array of results (llama-bench -o json, or edgebench's json \
+                 export): {}",
+                without_position(&e)
+            ),
+        })?;
+    for (i, value) in values.into_iter().enumerate() {
+        let element = at(i + 1);
+        let record = match value.as_object() {
+            Some(o) if !o.contains_key("record") && o.contains_key("schema_version") => {
+                // An exported test record has no `record` tag: add it.
+                let mut o = o.clone();
+                o.insert("record".into(), "test".into());
+                serde_json::Value::Object(o)
+            }
+            _ => value,
+        };
+        let line = serde_json::to_string(&record).unwrap_or_default();
+        match parse_line(&line, &element) {
+            Ok(record) => merger.add(record, element)?,
+            Err(ParseError::Fatal(e)) => return Err(e),
+            Err(ParseError::Truncated) => {
+                return Err(ReadError::BadLine {
+                    at: element,
+                    message: "element ends in the middle of a JSON value".into(),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Tests imported from one llama-bench file share a run id made from its name.
+fn llama_bench_run_id(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("llama-bench:{name}")
 }
 
 enum ParseError {
@@ -199,9 +254,17 @@ fn parse_line(line: &str, at: &Location) -> Result<Record, ParseError> {
             Some(_) => {}
             None => return Err(bad(format!("`schema_version` is {v}, not a whole number"))),
         },
+        // llama-bench's own output (`-o jsonl`): imported as a finished test.
+        None if crate::llamabench::looks_like(object) => {
+            let run_id = llama_bench_run_id(&at.path);
+            return crate::llamabench::import(object, &run_id, at.line)
+                .map(Record::Test)
+                .map_err(bad);
+        }
         None => {
             return Err(bad(
-                "no `schema_version`: not an edgebench result record".into()
+                "no `schema_version`: not an edgebench result record (nor llama-bench output)"
+                    .into(),
             ))
         }
     }

@@ -8,6 +8,7 @@
 //!
 //! Nothing here computes a statistic: cells only format what the records hold.
 
+use crate::merge::History;
 use edgebench_harness::schema::{metric, Environment, Status, TestRecord};
 use edgebench_harness::stats::Summary;
 use std::cmp::Ordering;
@@ -143,7 +144,8 @@ pub fn sorted(tests: &[TestRecord]) -> Vec<&TestRecord> {
     sorted
 }
 
-fn compare(a: &TestRecord, b: &TestRecord) -> Ordering {
+/// The table order of two tests (see [`sorted`]).
+pub(crate) fn compare(a: &TestRecord, b: &TestRecord) -> Ordering {
     fn kind(t: &TestRecord) -> u8 {
         match (t.scenario.prompt_tokens, t.scenario.gen_tokens) {
             (0, 0) => 3,
@@ -174,8 +176,13 @@ fn compare(a: &TestRecord, b: &TestRecord) -> Ordering {
 
 /// The rows of `tests`, in table order.
 pub fn rows(tests: &[TestRecord]) -> Vec<Row<'_>> {
+    rows_of(sorted(tests))
+}
+
+/// The rows of tests already in table order.
+fn rows_of<'a>(tests: impl IntoIterator<Item = &'a TestRecord>) -> Vec<Row<'a>> {
     let mut rows = Vec::new();
-    for test in sorted(tests) {
+    for test in tests {
         let phases = phases(test);
         let combined = phases.len() > 1;
         for (i, phase) in phases.into_iter().enumerate() {
@@ -301,11 +308,17 @@ pub struct Table<'a> {
     pub columns: Vec<Column>,
     /// Some but not all weights are synthetic: their model names get a `*`.
     pub mark_synthetic: bool,
+    /// Tests that ran more than once (the rows show the latest run; see [`crate::merge`]).
+    pub histories: Vec<History<'a>>,
 }
 
 impl<'a> Table<'a> {
+    /// The table of `tests`; a test that ran more than once shows its latest run, and its
+    /// earlier runs are listed under the table.
     pub fn new(tests: &'a [TestRecord]) -> Self {
-        let rows = rows(tests);
+        let mut histories = crate::merge::histories(tests);
+        let rows = rows_of(histories.iter().map(|h| h.latest()));
+        histories.retain(|h| h.runs.len() > 1);
         let synthetic = tests.iter().filter(|t| t.scenario.synthetic).count();
         let devices: BTreeSet<&str> = tests
             .iter()
@@ -315,6 +328,7 @@ impl<'a> Table<'a> {
             rows,
             columns: Vec::new(),
             mark_synthetic: synthetic > 0 && synthetic < tests.len(),
+            histories,
         };
         table.columns = Column::ALL
             .into_iter()
@@ -420,8 +434,40 @@ impl<'a> Table<'a> {
                 notes.push(format!("{what}: warning: {warning}"));
             }
         }
+        for history in &self.histories {
+            notes.push(history_note(history));
+        }
         notes
     }
+}
+
+/// `llama3-8b q4_k_m tg128 candle t4: 3 runs, tg t/s 12.31, 12.40, 12.37 (the latest is shown)`.
+fn history_note(history: &History) -> String {
+    let latest = history.latest();
+    let mut parts = Vec::new();
+    for phase in phases(latest) {
+        let Some(name) = phase.tps_metric() else {
+            continue;
+        };
+        let values: Vec<String> = history
+            .runs
+            .iter()
+            .map(|t| {
+                t.summary.get(name).map_or_else(
+                    || t.status.label().to_string(),
+                    |s| format!("{:.2}", s.median),
+                )
+            })
+            .collect();
+        parts.push(format!("{} t/s {}", phase.short(), values.join(", ")));
+    }
+    let mut key = history.key.clone();
+    key.device.clear();
+    format!(
+        "{key}: {} runs, {} (oldest first; the latest is shown)",
+        history.runs.len(),
+        parts.join("; ")
+    )
 }
 
 /// `Raspberry Pi 5 · Cortex-A76 (4 cores) · Debian 12 · edgebench 0.1.0 (642ad87)`.

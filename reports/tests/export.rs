@@ -165,7 +165,7 @@ fn exporter_for_knows_every_format_and_names_them_on_error() {
     let err = exporter_for("xlsx").err().unwrap().to_string();
     assert_eq!(
         err,
-        "unknown report format `xlsx`; valid formats: terminal, markdown, csv, json, jsonl"
+        "unknown report format `xlsx`; valid formats: terminal, markdown, csv, json, jsonl, llama-bench"
     );
 }
 

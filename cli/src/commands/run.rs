@@ -282,6 +282,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     print_export(&exporter.export(&records)?);
     eprintln!("Results: {}", results_path.display());
+    let html = results_path.with_extension("html");
+    match crate::commands::report::write_html_for(&results_path, &html) {
+        Ok(()) => eprintln!("Report:  {}", html.display()),
+        Err(e) => eprintln!("warning: no HTML report: {e:#}"),
+    }
     if cancel.load(Ordering::Relaxed) {
         return Ok(ExitCode::from(130));
     }

@@ -7,12 +7,14 @@
 mod csv;
 mod json;
 mod jsonl;
+mod llama_bench;
 mod markdown;
 mod terminal;
 
 pub use csv::CsvExporter;
 pub use json::JsonExporter;
 pub use jsonl::JsonlExporter;
+pub use llama_bench::LlamaBenchExporter;
 pub use markdown::MarkdownExporter;
 pub use terminal::TerminalExporter;
 
@@ -24,7 +26,14 @@ pub trait Exporter {
 }
 
 /// The formats [`exporter_for`] knows.
-pub const FORMATS: [&str; 5] = ["terminal", "markdown", "csv", "json", "jsonl"];
+pub const FORMATS: [&str; 6] = [
+    "terminal",
+    "markdown",
+    "csv",
+    "json",
+    "jsonl",
+    "llama-bench",
+];
 
 /// The exporter for a format name (case-insensitive; `table` and `md` are accepted too).
 ///
@@ -37,6 +46,7 @@ pub fn exporter_for(format: &str) -> anyhow::Result<Box<dyn Exporter>> {
         "csv" => Box::new(CsvExporter),
         "json" => Box::new(JsonExporter),
         "jsonl" => Box::new(JsonlExporter),
+        "llama-bench" | "llama-bench-json" => Box::new(LlamaBenchExporter),
         _ => anyhow::bail!(
             "unknown report format `{format}`; valid formats: {}",
             FORMATS.join(", ")

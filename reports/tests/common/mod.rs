@@ -433,3 +433,50 @@ pub fn fixture_jsonl() -> String {
         .map(|r| serde_json::to_string(r).unwrap() + "\n")
         .collect()
 }
+
+/// The fixture's tests as read, plus the same tests from a second device (a Jetson, about
+/// three times faster, its own run), for merge and chart tests.
+pub fn two_devices() -> Vec<TestRecord> {
+    let pi = edgebench_reports::read_results(&[fixture_path()]).expect("the fixture reads");
+    let mut all = pi.clone();
+    for mut t in pi {
+        t.environment.device = "NVIDIA Jetson Orin Nano Developer Kit".into();
+        t.environment.hostname = "orin".into();
+        t.environment.cpu_model = "Cortex-A78AE".into();
+        t.environment.cpu_cores = 6;
+        t.run_id = "20250602T090000Z-orin".into();
+        t.test_id = t.test_id.replace(RUN_ID, &t.run_id);
+        t.started_at = t.started_at.replace("2025-06-01", "2025-06-02");
+        for rep in &mut t.repetitions {
+            rep.test_id = t.test_id.clone();
+            for (name, v) in rep.metrics.iter_mut() {
+                if name.ends_with("_tps") {
+                    *v *= 3.0;
+                }
+            }
+        }
+        t.summary = edgebench_reports::read::summarize_repetitions(&t.repetitions);
+        all.push(t);
+    }
+    all
+}
+
+/// `test` again from a later run (`run_id`, a day later), its rates scaled by `factor`.
+pub fn rerun(test: &TestRecord, run_id: &str, day: u32, factor: f64) -> TestRecord {
+    let mut t = test.clone();
+    t.run_id = run_id.into();
+    t.test_id = format!("{run_id}/{}", t.test_id);
+    t.started_at = t
+        .started_at
+        .replace("2025-06-01", &format!("2025-06-{day:02}"));
+    for rep in &mut t.repetitions {
+        rep.test_id = t.test_id.clone();
+        for (name, v) in rep.metrics.iter_mut() {
+            if name.ends_with("_tps") {
+                *v *= factor;
+            }
+        }
+    }
+    t.summary = edgebench_reports::read::summarize_repetitions(&t.repetitions);
+    t
+}

@@ -1,0 +1,52 @@
+//! Shapes and inputs shared by the kernel regression benches (`benches/`).
+//!
+//! The benches time one kernel at the shapes that dominate a Llama 3 8B forward pass, so a
+//! kernel developer can save a criterion baseline, change a kernel, and see the change per
+//! shape (`cargo bench -p edgebench-benches -- --save-baseline main`, then
+//! `-- --baseline main`). They are not run in CI: each takes seconds to minutes.
+
+/// A weight matrix of a Llama 3 8B layer: `rows` outputs × `cols` inputs (GGUF's
+/// `[out, in]` layout, what candle's `QMatMul` takes).
+#[derive(Debug, Clone, Copy)]
+pub struct LayerShape {
+    pub name: &'static str,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+/// Llama 3 8B (hidden 4096, FFN 14336): attention q/o projections, FFN gate/up, FFN down.
+pub const LLAMA3_8B_SHAPES: [LayerShape; 3] = [
+    LayerShape {
+        name: "attn_q 4096x4096",
+        rows: 4096,
+        cols: 4096,
+    },
+    LayerShape {
+        name: "ffn_up 14336x4096",
+        rows: 14336,
+        cols: 4096,
+    },
+    LayerShape {
+        name: "ffn_down 4096x14336",
+        rows: 4096,
+        cols: 14336,
+    },
+];
+
+/// Batch sizes: 1 is a decode step (matrix × vector), 512 a prompt chunk (llama-bench pp512).
+pub const BATCHES: [usize; 2] = [1, 512];
+
+/// Deterministic pseudo-random values in [-1, 1) (xorshift64*): weights and activations of a
+/// realistic spread, the same on every run.
+pub fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s >> 12;
+            s ^= s << 25;
+            s ^= s >> 27;
+            let x = s.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40;
+            x as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
