@@ -28,6 +28,7 @@ use runtime::Runtime;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Architectures (`model.type` of genai_config.json) whose synthetic folders are tested here;
 /// any GenAI decoder with the standard inputs and outputs runs the same way.
@@ -208,8 +209,13 @@ impl Target for OnnxRuntimeTarget {
         let capacity = spec.context.max(1).min(genai.max_length);
         let threads = spec.threads.max(1);
 
-        let profile_dir = std::env::temp_dir();
-        let profile_prefix = profile_dir.join(format!("edgebench-ort-{}", std::process::id()));
+        // One prefix per load: a test process loads several sessions at once.
+        static LOADS: AtomicU64 = AtomicU64::new(0);
+        let profile_prefix = std::env::temp_dir().join(format!(
+            "edgebench-ort-profile-{}-{}-",
+            std::process::id(),
+            LOADS.fetch_add(1, Ordering::Relaxed)
+        ));
         let model_path = genai.model_path.clone();
         let bad_model = |message: String| TargetError::BadModel {
             path: model_path.clone(),
@@ -245,48 +251,14 @@ impl Target for OnnxRuntimeTarget {
             Ok(Err(e)) => return Err(bad_model(format!("ONNX Runtime cannot load it: {e}"))),
             Err(_) => return Err(bad_model("ONNX Runtime panicked while loading it".into())),
         };
-        let kv_alloc = match ep {
-            Ep::Cuda => Allocator::new(
-                &session,
-                MemoryInfo::new(
-                    AllocationDevice::CUDA,
-                    0,
-                    AllocatorType::Device,
-                    MemoryType::Default,
-                )
-                .map_err(|e| TargetError::Backend(one_line(e)))?,
-            )
-            .map_err(|e| TargetError::Backend(one_line(e)))?,
-            _ => Allocator::default(),
-        };
-        let mut decoder =
-            Decoder::new(session, genai.clone(), kv_alloc, capacity).map_err(bad_model)?;
-
-        // One token through the graph under the profiler: which provider ran which node.
-        let probe = catch_unwind(AssertUnwindSafe(|| decoder.step(&[0])));
-        let probe = match probe {
-            Ok(r) => r,
-            Err(_) => Err("ONNX Runtime panicked".into()),
-        };
-        let trace = decoder
-            .session
-            .end_profiling()
-            .map_err(|e| TargetError::Backend(one_line(e)));
-        if let Err(e) = probe {
-            if let Ok(file) = &trace {
-                let _ = std::fs::remove_file(file);
-            }
-            return Err(TargetError::Backend(format!("first run failed: {e}")));
-        }
-        let file = trace?;
-        let providers = std::fs::read_to_string(&file)
-            .map_err(|e| e.to_string())
-            .and_then(|t| profile::nodes_per_provider(&t))
-            .map(|c| profile::describe(&c))
-            .unwrap_or_else(|e| format!("unknown ({e})"));
-        let _ = std::fs::remove_file(Path::new(&file));
-        decoder.reset().map_err(TargetError::Backend)?;
-        decoder.stats = LoopStats::default();
+        // Whatever happens next, the profile the session writes (when profiling ends or when
+        // the session is dropped) is read here or deleted.
+        let prepared = prepare(session, ep, &genai, capacity);
+        remove_profiles(&profile_prefix);
+        let (decoder, providers) = prepared.map_err(|e| match e {
+            Prepare::Model(m) => bad_model(m),
+            Prepare::Run(m) => TargetError::Backend(m),
+        })?;
 
         let io = if decoder.io == ort::value::TensorElementType::Float16 {
             "f16"
@@ -346,6 +318,66 @@ impl OnnxRuntimeTarget {
             Ok(Ok(logits)) => Ok(logits),
             Ok(Err(e)) => Err(TargetError::Backend(format!("onnxruntime: {e}"))),
             Err(_) => Err(TargetError::Backend("onnxruntime panicked".into())),
+        }
+    }
+}
+
+enum Prepare {
+    /// The model does not fit what genai_config.json says.
+    Model(String),
+    /// ONNX Runtime failed to run it.
+    Run(String),
+}
+
+/// The generation state for a new session, after one token through the graph under the
+/// profiler: the decoder and which provider ran which node.
+fn prepare(
+    session: Session,
+    ep: Ep,
+    genai: &edgebench_scenarios::onnx::genai_config::GenaiModel,
+    capacity: usize,
+) -> Result<(Decoder, String), Prepare> {
+    let kv_alloc = match ep {
+        Ep::Cuda => MemoryInfo::new(
+            AllocationDevice::CUDA,
+            0,
+            AllocatorType::Device,
+            MemoryType::Default,
+        )
+        .and_then(|info| Allocator::new(&session, info))
+        .map_err(|e| Prepare::Run(one_line(e)))?,
+        _ => Allocator::default(),
+    };
+    let mut decoder =
+        Decoder::new(session, genai.clone(), kv_alloc, capacity).map_err(Prepare::Model)?;
+    let probe = match catch_unwind(AssertUnwindSafe(|| decoder.step(&[0]))) {
+        Ok(r) => r,
+        Err(_) => Err("ONNX Runtime panicked".into()),
+    };
+    let trace = decoder.session.end_profiling();
+    probe.map_err(|e| Prepare::Run(format!("first run failed: {e}")))?;
+    let providers = trace
+        .map_err(one_line)
+        .and_then(|file| std::fs::read_to_string(file).map_err(|e| e.to_string()))
+        .and_then(|t| profile::nodes_per_provider(&t))
+        .map(|c| profile::describe(&c))
+        .unwrap_or_else(|e| format!("unknown ({e})"));
+    decoder.reset().map_err(Prepare::Run)?;
+    decoder.stats = LoopStats::default();
+    Ok((decoder, providers))
+}
+
+/// Delete the profiling files of `prefix` (ONNX Runtime appends a timestamp and `.json`).
+fn remove_profiles(prefix: &Path) {
+    let (Some(dir), Some(stem)) = (prefix.parent(), prefix.file_name().and_then(|n| n.to_str()))
+    else {
+        return;
+    };
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(stem) && name.ends_with(".json") {
+            let _ = std::fs::remove_file(entry.path());
         }
     }
 }
