@@ -213,3 +213,47 @@ fn broken_folders_are_clear_errors() {
     let e = target().load(&spec(&good, 4096)).unwrap_err().to_string();
     assert!(e.contains("max_length"), "{e}");
 }
+
+/// Without `past_present_share_buffer` the loop feeds each step's `present` back as `past`
+/// (GenAI's other KV mode); the model computes the same logits either way.
+#[test]
+fn growing_kv_cache_gives_the_shared_buffers_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = tiny("phi3-mini-tiny", OnnxQuant::Fp32, dir.path());
+    let growing = dir.path().join("growing");
+    std::fs::create_dir_all(&growing).unwrap();
+    for f in std::fs::read_dir(&shared).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, growing.join(f.file_name().unwrap())).unwrap();
+    }
+    let cfg = growing.join("genai_config.json");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("\"past_present_share_buffer\": true"));
+    std::fs::write(
+        &cfg,
+        text.replace(
+            "\"past_present_share_buffer\": true",
+            "\"past_present_share_buffer\": false",
+        ),
+    )
+    .unwrap();
+    let (mut a, _) = load(&shared, 64);
+    let (mut b, _) = load(&growing, 64);
+    assert!(b.info().extra["kv_cache"].starts_with("present→past"));
+    let p = prompt_tokens(4, 10, 2048);
+    for t in [&mut a, &mut b] {
+        t.reset().unwrap();
+    }
+    let (la, lb) = (a.prefill(&p).unwrap(), b.prefill(&p).unwrap());
+    assert!(max_abs_diff(&la, &lb) < 1e-4, "prefill");
+    for tok in [3, 500, 7] {
+        let (la, lb) = (a.decode(tok).unwrap(), b.decode(tok).unwrap());
+        assert!(max_abs_diff(&la, &lb) < 1e-4, "decode {tok}");
+    }
+    // And again after a reset.
+    for t in [&mut a, &mut b] {
+        t.reset().unwrap();
+    }
+    let (la, lb) = (a.prefill(&p[..4]).unwrap(), b.prefill(&p[..4]).unwrap());
+    assert!(max_abs_diff(&la, &lb) < 1e-4, "prefill after reset");
+}
