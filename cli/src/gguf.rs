@@ -14,6 +14,8 @@ pub struct GgufSummary {
     pub file_bytes: u64,
     pub synthetic: bool,
     pub seed: Option<u64>,
+    /// Layers, heads and sizes from the metadata, for the memory estimate.
+    pub shape: Option<crate::memfit::Shape>,
 }
 
 /// Read the header and check every tensor's data lies inside the file.
@@ -71,7 +73,30 @@ pub fn inspect(path: &Path) -> anyhow::Result<GgufSummary> {
         .metadata
         .get("edgebench.seed")
         .and_then(|v| v.to_u64().ok());
+    let int = |key: &str| {
+        content
+            .metadata
+            .get(&format!("{architecture}.{key}"))
+            .and_then(|v| v.to_u64().ok())
+            .map(|v| v as usize)
+    };
+    let shape = (|| {
+        let hidden = int("embedding_length")?;
+        let heads = int("attention.head_count")?;
+        Some(crate::memfit::Shape {
+            layers: int("block_count")?,
+            kv_heads: int("attention.head_count_kv").unwrap_or(heads),
+            head_dim: int("attention.key_length").unwrap_or(hidden / heads.max(1)),
+            // candle lists GGUF dimensions outermost first: [vocab, hidden].
+            vocab: content
+                .tensor_infos
+                .get("token_embd.weight")
+                .and_then(|t| t.shape.dims().first().copied())?,
+            hidden,
+        })
+    })();
     Ok(GgufSummary {
+        shape,
         architecture,
         quant,
         parameters,

@@ -6,7 +6,9 @@
 
 mod commands;
 mod gguf;
+mod memfit;
 mod plan;
+mod profile;
 mod progress;
 mod targets;
 

@@ -161,7 +161,8 @@ pub struct PlannedJob {
     pub worker: Option<PathBuf>,
     pub threads: usize,
     pub workloads: Vec<WorkloadSpec>,
-    /// Estimated resident memory while running: weights + KV cache + overhead.
+    /// Estimated resident memory while running: weights + KV cache + what the backend adds
+    /// + runtime (see `crate::memfit`).
     pub memory_estimate_bytes: u64,
     /// Set when the job will not run, with the reason recorded in the results.
     pub skip: Option<String>,
@@ -188,9 +189,6 @@ pub struct Selection {
     pub force: bool,
 }
 
-/// Fixed overhead on top of weights and KV cache (runtime, buffers, logits), bytes.
-const OVERHEAD_BYTES: u64 = 300 << 20;
-
 pub fn resolve(
     sel: &Selection,
     found: &[FoundTarget],
@@ -207,13 +205,6 @@ pub fn resolve(
                     .max()
                     .unwrap_or(0)
                     + 1;
-                let kv = match model {
-                    ModelSource::Synthetic { spec, .. }
-                    | ModelSource::SyntheticOnnx { spec, .. } => spec.kv_cache_bytes(context),
-                    // A user's file: assume a KV cache of 1/16 of the weights (typical at 4k).
-                    ModelSource::File { summary, .. } => summary.file_bytes / 16,
-                    ModelSource::Folder { summary, .. } => summary.file_bytes / 16,
-                };
                 let found_target = found.iter().find(|f| f.name == target);
                 let (model, mut skip) = match found_target {
                     None => (
@@ -236,11 +227,14 @@ pub fn resolve(
                         Err(reason) => (model.clone(), Some(reason)),
                     },
                 };
-                let memory_estimate_bytes = model.file_bytes() + kv + OVERHEAD_BYTES;
+                let estimate = crate::memfit::estimate(&model, target, context);
+                let memory_estimate_bytes = estimate.total();
                 if skip.is_none() && !sel.force && memory_estimate_bytes > sel.ram_bytes {
                     skip = Some(format!(
-                        "needs about {} of memory, this device has {} (use --force to try anyway)",
+                        "needs about {} of memory ({}), this device has {}: pick a smaller \
+                         model or quantization, or use --force to try anyway",
                         gib(memory_estimate_bytes),
+                        estimate.breakdown(),
                         gib(sel.ram_bytes)
                     ));
                 }

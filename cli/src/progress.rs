@@ -1,6 +1,7 @@
 //! Progress on the terminal: an observer of the runner, never part of it. Bars go to stderr
 //! and disappear when stderr is not a terminal; one line per finished test always stays.
 
+use edgebench_harness::cooldown::CooldownConfig;
 use edgebench_harness::runner::{ModelJob, Observer};
 use edgebench_harness::schema::{metric, RepetitionRecord, TestRecord};
 use edgebench_harness::stats::StoppingRule;
@@ -80,6 +81,14 @@ impl Observer for ProgressObserver {
         }
     }
 
+    fn cooling_down(&mut self, now_c: f64, config: &CooldownConfig) {
+        self.spinner(format!(
+            "cooling down: {now_c:.1} °C, waiting for {:.1} °C (at most {:.0} s)",
+            config.baseline_c + config.margin_c,
+            config.max_wait.as_secs_f64()
+        ));
+    }
+
     fn test_started(&mut self, test: &TestRecord) {
         self.spinner(format!("{}: warming up", Self::label(test)));
     }
@@ -113,12 +122,13 @@ impl Observer for ProgressObserver {
         };
         match (test.status.reason(), test.summary.get(headline)) {
             (None, Some(s)) => eprintln!(
-                "  ✓ {}: {:.2} ± {:.2} t/s ({} repetitions, {})",
+                "  ✓ {}: {:.2} ± {:.2} t/s ({} repetitions, {}){}",
                 Self::label(test),
                 s.median,
                 (s.ci95_high - s.ci95_low) / 2.0,
                 s.n,
-                test.stop_reason.as_deref().unwrap_or("-")
+                test.stop_reason.as_deref().unwrap_or("-"),
+                device_notes(test)
             ),
             (reason, _) => eprintln!(
                 "  ✗ {}: {}: {}",
@@ -128,4 +138,37 @@ impl Observer for ProgressObserver {
             ),
         }
     }
+}
+
+/// `; 41% of the bandwidth roofline; 0.52 J/token; throttled 2/5 (vcgencmd/throttled); waited
+/// 12 s to cool down` — what the device side of a test adds to its line.
+fn device_notes(test: &TestRecord) -> String {
+    let mut notes = Vec::new();
+    if let Some(s) = test.summary.get(metric::ROOFLINE_PERCENT) {
+        notes.push(format!("{:.0}% of the bandwidth roofline", s.median));
+    }
+    let energy = if test.scenario.gen_tokens > 0 {
+        metric::DECODE_J_PER_TOKEN
+    } else {
+        metric::PREFILL_J_PER_TOKEN
+    };
+    if let Some(s) = test.summary.get(energy) {
+        notes.push(format!("{:.3} J/token", s.median));
+    }
+    if let Some(n) = test.sensors.throttled_repetitions.filter(|&n| n > 0) {
+        notes.push(format!(
+            "throttled {n}/{} ({})",
+            test.repetitions.len(),
+            test.sensors.throttle_reasons.join(", ")
+        ));
+    }
+    if let Some(c) = test.sensors.cooldown.as_ref().filter(|c| c.waited_s > 0.0) {
+        notes.push(format!("waited {:.0} s to cool down", c.waited_s));
+    }
+    if let Some(soak) = &test.soak {
+        if let Some(change) = soak.change_percent {
+            notes.push(format!("soak: last window {change:+.1}% against the first"));
+        }
+    }
+    notes.iter().map(|n| format!("; {n}")).collect()
 }

@@ -9,6 +9,11 @@ fn edgebench() -> Command {
     let mut cmd = Command::cargo_bin("edgebench").unwrap();
     // Worker binaries are built next to `edgebench` (scripts/test.sh builds every binary first).
     cmd.env_remove("EDGEBENCH_MODELS_DIR");
+    // Memory bandwidth (for the roofline) is measured once for the suite, then cached.
+    cmd.env(
+        "EDGEBENCH_CACHE_DIR",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("edgebench-cache"),
+    );
     cmd
 }
 

@@ -2,18 +2,23 @@
 //! worker, load once, then for each workload warm up and repeat until the 95% confidence
 //! interval of the headline metric is narrow enough (see [`StoppingRule`]). Every repetition is
 //! appended to the results file the moment it ends; observers (progress bars, live tables) only
-//! watch.
+//! watch. Around the measuring: a bounded cooldown before each test ([`crate::cooldown`]), a
+//! throttle verdict per repetition ([`crate::throttling`]), energy and power per phase, the
+//! bandwidth roofline of token generation, and soak windows ([`crate::soak`]).
 
 use crate::client::{WorkerClient, WorkerCommand, WorkerError};
+use crate::cooldown::{self, CooldownConfig};
 use crate::protocol::{Phase, RepetitionTiming, Request, Response, RunSpec};
 use crate::sampler::Sampler;
 use crate::schema::{
     metric, Environment, Parameters, Record, RepetitionRecord, ScenarioRef, Status, TestRecord,
     SCHEMA_VERSION,
 };
+use crate::soak::{self, TokenTime};
 use crate::stats::{self, StoppingRule};
 use crate::store::ResultsWriter;
 use crate::target::{LoadSpec, ModelInfo, TargetInfo};
+use crate::throttling;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
@@ -45,12 +50,34 @@ pub struct RunnerConfig {
     pub warmup: usize,
     /// Longest a single request (load, one repetition) may take before the worker is killed.
     pub request_timeout: Duration,
+    /// Wait for the device to cool before each test (None: never wait).
+    pub cooldown: Option<CooldownConfig>,
+    /// Soak mode: the window length of the rate-per-window curve, seconds (the stopping
+    /// rule's time cap is the soak's duration).
+    pub soak_window_s: Option<f64>,
+    /// Measured memory bandwidth for the roofline metrics (None: no roofline).
+    pub roofline: Option<Roofline>,
+    /// Timeline side file, relative to the results file, named in every test's sensors.
+    pub timeline_file: Option<String>,
+}
+
+/// What the roofline of token generation needs (see [`crate::bandwidth`]).
+#[derive(Debug, Clone, Default)]
+pub struct Roofline {
+    /// Measured read bandwidth per thread count, GB/s.
+    pub read_gbs: BTreeMap<usize, f64>,
+    /// Models with fewer weight bytes are left without a roofline: they fit in the caches
+    /// (a few times the last-level cache), so memory bandwidth does not bound them.
+    pub min_weight_bytes: u64,
 }
 
 /// Watches the runner; every hook is optional.
 pub trait Observer {
     fn job_started(&mut self, _job: &ModelJob) {}
     fn loaded(&mut self, _job: &ModelJob, _load_s: f64, _model: &ModelInfo) {}
+    /// The device is hotter than its idle temperature allows: waiting up to the cooldown's
+    /// limit before the next test.
+    fn cooling_down(&mut self, _now_c: f64, _config: &CooldownConfig) {}
     fn test_started(&mut self, _test: &TestRecord) {}
     fn warmup_done(&mut self, _test: &TestRecord) {}
     fn repetition(&mut self, _test: &TestRecord, _rep: &RepetitionRecord, _rule: &StoppingRule) {}
@@ -115,10 +142,17 @@ impl Runner<'_> {
                     }
                 }
             }
+            let cooled = self.config.cooldown.and_then(|c| {
+                if let Some(now_c) = cooldown::too_hot(self.sampler, &c) {
+                    observer.cooling_down(now_c, &c);
+                }
+                cooldown::wait(self.sampler, &c, &self.cancel)
+            });
             let mut record = self.new_record(job, test, &target_info, loaded.as_ref());
+            record.sensors.cooldown = cooled;
             self.writer.write(&Record::TestStart(record.clone()))?;
             observer.test_started(&record);
-            let test_start = self.sampler.now();
+            let test_start = self.sampler.begin_test(&record.test_id);
             match (&mut loaded, &load_error) {
                 (_, Some(e)) => record.status = Status::Failed { reason: e.clone() },
                 (Some(l), None) => {
@@ -247,6 +281,7 @@ impl Runner<'_> {
             stop_reason: None,
             sensors: Default::default(),
             warnings: Vec::new(),
+            soak: None,
         }
     }
 
@@ -282,6 +317,20 @@ impl Runner<'_> {
         };
         let started = Instant::now();
         let mut headline_values = Vec::new();
+        // Work on the CPU: the CPU clock rule of the throttle verdict applies.
+        let cpu_work = matches!(record.target.device.as_str(), "" | "cpu");
+        let bandwidth = self.config.roofline.as_ref().and_then(|r| {
+            let big_enough = loaded
+                .model
+                .weight_bytes
+                .is_some_and(|b| b >= r.min_weight_bytes);
+            r.read_gbs
+                .get(&record.parameters.threads)
+                .copied()
+                .filter(|_| big_enough)
+        });
+        let mut soak_tokens: Vec<TokenTime> = Vec::new();
+        let soak_start = sampler.now();
         loop {
             if self.cancelled() {
                 record.status = Status::Interrupted {
@@ -296,8 +345,30 @@ impl Runner<'_> {
             let end = sampler.now();
             let mut metrics = repetition_metrics(&timing, test.run);
             add_energy_metrics(&mut metrics, sampler, &spans, end, test.run);
+            if let (Some(bw), Some(bytes)) = (bandwidth, loaded.model.weight_bytes) {
+                add_roofline_metrics(&mut metrics, bytes, bw);
+            }
             if let Some(v) = metrics.get(headline) {
                 headline_values.push(*v);
+            }
+            let rep_start = spans.first().map_or(end, |s| s.1);
+            let lookback = sampler.window(rep_start - throttling::LOOKBACK_S, end);
+            let verdict = throttling::assess(&lookback, rep_start, end, cpu_work);
+            for reason in &verdict.reasons {
+                // The cause (its channel) without the count, once per test.
+                let cause = reason
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or(reason)
+                    .to_string();
+                if !record.sensors.throttle_reasons.contains(&cause) {
+                    record.sensors.throttle_reasons.push(cause);
+                }
+            }
+            if self.config.soak_window_s.is_some() {
+                if let Some(&(_, decode_start)) = spans.iter().find(|(p, _)| *p == Phase::Decode) {
+                    soak_tokens.extend(soak::token_times(decode_start, &timing.decode_s));
+                }
             }
             let rep = RepetitionRecord {
                 schema_version: SCHEMA_VERSION,
@@ -305,7 +376,7 @@ impl Runner<'_> {
                 index: record.repetitions.len(),
                 timing,
                 metrics,
-                throttled: None,
+                throttled: verdict.throttled,
             };
             if let Err(e) = self.writer.write(&Record::Repetition(rep.clone())) {
                 return Err(WorkerError::Protocol(e.to_string()));
@@ -325,6 +396,19 @@ impl Runner<'_> {
                 break;
             }
         }
+        if let Some(window_s) = self.config.soak_window_s {
+            let soak_end = sampler.now();
+            sampler.settle();
+            record.soak = Some(soak::summarize(
+                &soak_tokens,
+                &sampler.window(soak_start - throttling::LOOKBACK_S, soak_end),
+                soak_start,
+                soak_end,
+                self.config.rule.time_cap_s,
+                window_s,
+                cpu_work,
+            ));
+        }
         Ok(())
     }
 
@@ -333,7 +417,19 @@ impl Runner<'_> {
         self.sampler.settle();
         record.summary = summarize_repetitions(&record.repetitions);
         let window = self.sampler.window(from_s, to_s);
+        // What was gathered during the test (cooldown, throttle causes) stays.
+        let gathered = std::mem::take(&mut record.sensors);
         record.sensors = window.summarize(from_s, to_s);
+        record.sensors.cooldown = gathered.cooldown;
+        record.sensors.throttle_reasons = gathered.throttle_reasons;
+        record.sensors.timeline_file = self.config.timeline_file.clone();
+        let verdicts: Vec<bool> = record
+            .repetitions
+            .iter()
+            .filter_map(|r| r.throttled)
+            .collect();
+        record.sensors.throttled_repetitions =
+            (!verdicts.is_empty()).then(|| verdicts.iter().filter(|&&t| t).count());
         for (t, w) in &window.warnings {
             record
                 .warnings
@@ -393,8 +489,20 @@ pub fn repetition_metrics(t: &RepetitionTiming, run: RunSpec) -> BTreeMap<String
     m
 }
 
-/// Joules per token of prefill and decode, where the device measures energy and the phase
-/// lasted long enough (≥ 0.2 s, two samples at 10 Hz) for the figure to mean something.
+/// Ceiling t/s and percent of it achieved, for a repetition with a decode rate.
+fn add_roofline_metrics(m: &mut BTreeMap<String, f64>, weight_bytes: u64, bandwidth_gbs: f64) {
+    let Some(&tps) = m.get(metric::TG_TPS) else {
+        return;
+    };
+    if let Some((ceiling, percent)) = crate::bandwidth::roofline(tps, weight_bytes, bandwidth_gbs) {
+        m.insert(metric::ROOFLINE_CEILING_TPS.into(), ceiling);
+        m.insert(metric::ROOFLINE_PERCENT.into(), percent);
+    }
+}
+
+/// Joules per token, average watts and tokens/s per watt of prefill and decode, where the
+/// device measures energy and the phase lasted long enough (≥ 0.2 s, two samples at 10 Hz)
+/// for the figure to mean something.
 fn add_energy_metrics(
     m: &mut BTreeMap<String, f64>,
     sampler: &Sampler,
@@ -405,16 +513,34 @@ fn add_energy_metrics(
     let window = sampler.window(spans.first().map_or(end, |s| s.1), end);
     for (i, &(phase, start)) in spans.iter().enumerate() {
         let stop = spans.get(i + 1).map_or(end, |s| s.1);
-        let (name, tokens) = match phase {
-            Phase::Prefill => (metric::PREFILL_J_PER_TOKEN, run.prompt),
-            Phase::Decode => (metric::DECODE_J_PER_TOKEN, run.gen),
+        let (names, tokens) = match phase {
+            Phase::Prefill => (
+                [
+                    metric::PREFILL_J_PER_TOKEN,
+                    metric::PREFILL_POWER_W,
+                    metric::PP_TPS_PER_W,
+                ],
+                run.prompt,
+            ),
+            Phase::Decode => (
+                [
+                    metric::DECODE_J_PER_TOKEN,
+                    metric::DECODE_POWER_W,
+                    metric::TG_TPS_PER_W,
+                ],
+                run.gen,
+            ),
             _ => continue,
         };
         if stop - start < 0.2 || tokens == 0 {
             continue;
         }
-        if let Some(j) = window.energy_between(start, stop) {
-            m.insert(name.into(), j / tokens as f64);
+        if let Some(j) = window.energy_between(start, stop).filter(|j| *j > 0.0) {
+            let [per_token, watts, per_watt] = names;
+            m.insert(per_token.into(), j / tokens as f64);
+            m.insert(watts.into(), j / (stop - start));
+            // (tokens / s) / (J / s) = tokens per joule.
+            m.insert(per_watt.into(), tokens as f64 / j);
         }
     }
 }

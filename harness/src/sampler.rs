@@ -1,10 +1,13 @@
 //! The sampler: a background thread polling every sensor at a fixed rate (default 10 Hz) into a
 //! timeline, with phase markers from the runner. Energy of a phase is read from energy counters
 //! where they exist (the difference at the phase's ends), else integrated from power (trapezoid).
+//! With [`Sampler::record_to`] every sample also goes to the timeline side file as it is taken
+//! (format: [`crate::timeline_file`]).
 
 use crate::protocol::Phase;
 use crate::schema::SensorSummary;
 use crate::sensors::{Quantity, Reading, Sensor};
+use crate::timeline_file::{TimelineRecord, TimelineSink, TIMELINE_SCHEMA_VERSION};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,8 +37,15 @@ pub struct Sampler {
     start: Instant,
     interval: Duration,
     timeline: Arc<Mutex<Timeline>>,
+    sink: Arc<Mutex<Option<TimelineSink>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// Whether a clock channel is a CPU clock (summaries average these, not GPU clocks).
+pub fn is_cpu_clock(channel: &str) -> bool {
+    (channel.starts_with("cpufreq/cpu") && channel != "cpufreq/ratio")
+        || channel.starts_with("apple/cpu_")
 }
 
 impl Sampler {
@@ -47,8 +57,10 @@ impl Sampler {
             ..Default::default()
         }));
         let stop = Arc::new(AtomicBool::new(false));
+        let sink: Arc<Mutex<Option<TimelineSink>>> = Arc::new(Mutex::new(None));
         let thread = {
-            let (timeline, stop) = (Arc::clone(&timeline), Arc::clone(&stop));
+            let (timeline, stop, sink) =
+                (Arc::clone(&timeline), Arc::clone(&stop), Arc::clone(&sink));
             std::thread::Builder::new()
                 .name("edgebench-sampler".into())
                 .spawn(move || {
@@ -77,9 +89,23 @@ impl Sampler {
                                 }
                             }
                         }
+                        let sample = Sample { t_s, readings };
                         {
+                            // Lock order: timeline, then sink (as in `record_to` and `mark`),
+                            // so the file gets every sample exactly once.
                             let mut tl = timeline.lock().unwrap_or_else(|e| e.into_inner());
-                            tl.samples.push(Sample { t_s, readings });
+                            if let Some(sink) =
+                                sink.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
+                            {
+                                sink.sample(&sample);
+                                for (t_s, message) in &warnings {
+                                    sink.write(&TimelineRecord::Warning {
+                                        t_s: *t_s,
+                                        message: message.clone(),
+                                    });
+                                }
+                            }
+                            tl.samples.push(sample);
                             tl.warnings.extend(warnings);
                         }
                         next += interval;
@@ -97,9 +123,70 @@ impl Sampler {
             start,
             interval,
             timeline,
+            sink,
             stop,
             thread: Some(thread),
         }
+    }
+
+    /// Also write the timeline to `path` (appending), starting with what was sampled so far.
+    pub fn record_to(&self, path: &std::path::Path, run_id: &str) -> std::io::Result<()> {
+        let mut sink = TimelineSink::create(path)?;
+        let tl = self.timeline.lock().unwrap_or_else(|e| e.into_inner());
+        sink.write(&TimelineRecord::Timeline {
+            schema_version: TIMELINE_SCHEMA_VERSION,
+            run_id: run_id.to_string(),
+            interval_s: self.interval.as_secs_f64(),
+            sensors: tl.sensors.clone(),
+        });
+        for &(t_s, phase) in &tl.marks {
+            sink.write(&TimelineRecord::Phase { t_s, phase });
+        }
+        for sample in &tl.samples {
+            sink.sample(sample);
+        }
+        for (t_s, message) in &tl.warnings {
+            sink.write(&TimelineRecord::Warning {
+                t_s: *t_s,
+                message: message.clone(),
+            });
+        }
+        if let Some(e) = sink.error.take() {
+            return Err(std::io::Error::other(e));
+        }
+        // Samples taken from now on go to the file by the thread.
+        *self.sink.lock().unwrap_or_else(|e| e.into_inner()) = Some(sink);
+        Ok(())
+    }
+
+    /// The timeline file being written, and its first write error if any.
+    pub fn timeline_file(&self) -> Option<(std::path::PathBuf, Option<String>)> {
+        let sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+        sink.as_ref().map(|s| (s.path.clone(), s.error.clone()))
+    }
+
+    /// Note in the timeline file that a test starts now; returns the time.
+    pub fn begin_test(&self, test_id: &str) -> f64 {
+        let t_s = self.now();
+        let _order = self.timeline.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sink) = self.sink.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            sink.write(&TimelineRecord::Test {
+                t_s,
+                test_id: test_id.to_string(),
+            });
+        }
+        t_s
+    }
+
+    /// The most recent sample, if any.
+    pub fn latest(&self) -> Option<Sample> {
+        let tl = self.timeline.lock().unwrap_or_else(|e| e.into_inner());
+        tl.samples.last().cloned()
+    }
+
+    /// The sampling interval.
+    pub fn interval(&self) -> Duration {
+        self.interval
     }
 
     /// Seconds since the sampler started (the timeline's clock).
@@ -116,11 +203,11 @@ impl Sampler {
     /// Record that `phase` starts now.
     pub fn mark(&self, phase: Phase) -> f64 {
         let t = self.now();
-        self.timeline
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .marks
-            .push((t, phase));
+        let mut tl = self.timeline.lock().unwrap_or_else(|e| e.into_inner());
+        tl.marks.push((t, phase));
+        if let Some(sink) = self.sink.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            sink.write(&TimelineRecord::Phase { t_s: t, phase });
+        }
         t
     }
 
@@ -278,7 +365,7 @@ impl Timeline {
                 let c: Vec<f64> = s
                     .readings
                     .iter()
-                    .filter(|r| r.quantity == Quantity::ClockMhz)
+                    .filter(|r| r.quantity == Quantity::ClockMhz && is_cpu_clock(&r.channel))
                     .map(|r| r.value)
                     .collect();
                 (!c.is_empty()).then(|| c.iter().sum::<f64>() / c.len() as f64)
@@ -319,7 +406,8 @@ impl Timeline {
             energy_j,
             avg_power_w,
             peak_power_w: self.peak_power(from_s, to_s),
-            timeline_file: None,
+            timeline_span_s: Some([from_s, to_s]),
+            ..Default::default()
         }
     }
 

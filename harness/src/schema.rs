@@ -38,7 +38,8 @@ pub struct RepetitionRecord {
     pub timing: RepetitionTiming,
     /// Metrics derived from `timing` (see [`crate::runner::repetition_metrics`]).
     pub metrics: BTreeMap<String, f64>,
-    /// Whether the device reported throttling during this repetition (None: cannot tell).
+    /// Whether the device throttled during this repetition (None: no sensor could tell; the
+    /// rule is in [`crate::throttling`], the causes in the test's `sensors.throttle_reasons`).
     #[serde(default)]
     pub throttled: Option<bool>,
 }
@@ -77,6 +78,9 @@ pub struct TestRecord {
     /// Non-fatal problems (a sensor vanished mid-run…).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// A soak test (`--soak`): generation rate per time window next to temperature and clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak: Option<SoakSummary>,
 }
 
 /// Where and with what software a test ran.
@@ -96,7 +100,11 @@ pub struct Environment {
     pub governor: Option<String>,
     pub edgebench_version: String,
     pub edgebench_commit: String,
-    /// Anything else that identifies the platform (power mode, firmware…).
+    /// Anything else that identifies the platform. Keys edgebench writes (where known):
+    /// `board_model` (`/proc/device-tree/model`), `catalog_id` and `catalog_peak_bandwidth_gbs`
+    /// (the device catalog's entry, `harness/devices.toml`), `power_mode` (Jetson `nvpmodel`),
+    /// `l4t` (Jetson Linux release), `firmware` (Raspberry Pi), `gpus` (NVML names, `; `
+    /// between them) and `read_bandwidth_gbs_t<N>` (measured with N threads, for the roofline).
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
 }
@@ -186,9 +194,65 @@ pub struct SensorSummary {
     #[serde(default)]
     pub avg_power_w: BTreeMap<String, f64>,
     pub peak_power_w: Option<f64>,
-    /// File holding the full timeline, relative to the results file.
+    /// File holding the full timeline, relative to the results file (format: see
+    /// [`crate::timeline_file`]).
     #[serde(default)]
     pub timeline_file: Option<String>,
+    /// `[from, to]` of this test on the timeline file's clock, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline_span_s: Option<[f64; 2]>,
+    /// Repetitions flagged as throttled (None: no sensor could tell; see
+    /// [`crate::throttling`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttled_repetitions: Option<usize>,
+    /// Why repetitions were flagged, each cause once (`vcgencmd/throttled`,
+    /// `cgroup/nr_throttled +12`, `CPU clock at 62% of its maximum`…).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub throttle_reasons: Vec<String>,
+    /// The wait for the device to cool down before this test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown: Option<Cooldown>,
+}
+
+/// The wait before a test until the hottest temperature sensor was back within a margin of
+/// the idle baseline measured when the run started.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Cooldown {
+    pub waited_s: f64,
+    /// Idle temperature at the start of the run, °C.
+    pub baseline_c: f64,
+    /// Temperature when the wait began and when it ended, °C.
+    pub start_c: f64,
+    pub end_c: f64,
+    /// False when the wait hit its time limit before the temperature came back.
+    pub reached: bool,
+}
+
+/// A soak test: one workload run back to back for a set time, its decode rate per window.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SoakSummary {
+    /// Requested duration and window length, seconds.
+    pub duration_s: f64,
+    pub window_s: f64,
+    pub windows: Vec<SoakWindow>,
+    /// Decode rate of the last window relative to the first, percent (−30: 30% slower).
+    #[serde(default)]
+    pub change_percent: Option<f64>,
+}
+
+/// One window of a soak test. Times are seconds from the start of the soak.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SoakWindow {
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Tokens generated in the window and the decode rate over their decode time.
+    pub tokens: usize,
+    pub tg_tps: Option<f64>,
+    /// Hottest temperature seen, mean CPU clock and mean total power in the window.
+    pub max_temp_c: Option<f64>,
+    pub avg_clock_mhz: Option<f64>,
+    pub avg_power_w: Option<f64>,
+    pub throttled: Option<bool>,
 }
 
 /// Metric names used in `metrics` and `summary`.
@@ -206,4 +270,14 @@ pub mod metric {
     /// Energy per token, joules (prefill and decode apart).
     pub const PREFILL_J_PER_TOKEN: &str = "prefill_j_per_token";
     pub const DECODE_J_PER_TOKEN: &str = "decode_j_per_token";
+    /// Average power of the whole device during the phase, watts.
+    pub const PREFILL_POWER_W: &str = "prefill_power_w";
+    pub const DECODE_POWER_W: &str = "decode_power_w";
+    /// Rate per watt: tokens/s ÷ average W over the phase (= tokens per joule).
+    pub const PP_TPS_PER_W: &str = "pp_tps_per_w";
+    pub const TG_TPS_PER_W: &str = "tg_tps_per_w";
+    /// The memory-bandwidth roofline of token generation: weight bytes read per token ÷
+    /// measured read bandwidth gives the ceiling in t/s; the percent is tg t/s of it.
+    pub const ROOFLINE_CEILING_TPS: &str = "roofline_ceiling_tps";
+    pub const ROOFLINE_PERCENT: &str = "roofline_percent";
 }

@@ -46,17 +46,21 @@ fn pi5_thermal_and_clocks() {
     let mut freq = CpuFreq::discover(&root).expect("pi5 has cpufreq");
     assert_eq!(freq.max_mhz, Some(2400.0));
     let r = freq.read().unwrap();
-    // cpu0..cpu3 only: the `cpufreq` policy folder is not a CPU.
+    // cpu0..cpu3 only: the `cpufreq` policy folder is not a CPU; then the clock ratio.
     assert_eq!(
         r.iter().map(|r| r.channel.as_str()).collect::<Vec<_>>(),
         [
             "cpufreq/cpu0",
             "cpufreq/cpu1",
             "cpufreq/cpu2",
-            "cpufreq/cpu3"
+            "cpufreq/cpu3",
+            "cpufreq/ratio"
         ]
     );
     assert_eq!(r[3].value, 1500.0);
+    // The fastest CPU runs at its maximum.
+    assert_eq!(r[4].quantity, Quantity::ClockRatio);
+    assert_eq!(r[4].value, 1.0);
     assert!(Rapl::discover(&root).is_none(), "a Pi has no RAPL");
     assert_eq!(
         edgebench_harness::env::device_name(&root).as_deref(),
@@ -110,7 +114,7 @@ fn sampler_records_timeline_marks_and_a_sensor_vanishing_mid_run() {
     let root = SysRoot::new(dir.path());
     let found = sensors::discover(&root, Arc::new(AtomicU32::new(0)));
     let names: Vec<_> = found.iter().map(|s| s.name().to_string()).collect();
-    assert_eq!(names, ["thermal", "cpufreq", "rapl"]);
+    assert_eq!(names, ["thermal", "cpufreq", "rapl", "thermal_throttle"]);
     let sampler = Sampler::start(found, Duration::from_millis(10));
     // Energy of a phase needs samples on both sides of its start.
     std::thread::sleep(Duration::from_millis(25));

@@ -317,6 +317,7 @@ pub fn import(
         stop_reason: None,
         sensors: SensorSummary::default(),
         warnings: Vec::new(),
+        soak: None,
     })
 }
 

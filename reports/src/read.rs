@@ -94,7 +94,8 @@ pub fn load_results(paths: &[PathBuf]) -> Result<Results, ReadError> {
     })
 }
 
-/// The files to read: each path as given, a folder replaced by its `*.jsonl` files, by name.
+/// The files to read: each path as given, a folder replaced by its `*.jsonl` files (timeline
+/// side files excepted), by name.
 fn results_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -110,7 +111,13 @@ fn results_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
         let mut found = Vec::new();
         for entry in std::fs::read_dir(path).map_err(io(path))? {
             let entry_path = entry.map_err(io(path))?.path();
-            if entry_path.extension().is_some_and(|e| e == "jsonl") && entry_path.is_file() {
+            // Sensor timelines (`<results>.timeline.jsonl`) sit beside results files; they are
+            // read through the test records that name them, not as results.
+            let is_timeline = entry_path.to_string_lossy().ends_with(".timeline.jsonl");
+            if entry_path.extension().is_some_and(|e| e == "jsonl")
+                && entry_path.is_file()
+                && !is_timeline
+            {
                 found.push(entry_path);
             }
         }
@@ -425,6 +432,7 @@ fn placeholder(test_id: &str, schema_version: u32) -> TestRecord {
         stop_reason: None,
         sensors: Default::default(),
         warnings: Vec::new(),
+        soak: None,
     }
 }
 

@@ -389,7 +389,10 @@ impl<'a> Table<'a> {
             Column::Rss => t.peak_rss_bytes.map(|b| format!("{:.2}", gib(b))),
             Column::Energy => row.energy().map(|s| format!("{:.3}", s.median)),
             Column::Temp => t.sensors.max_temp_c.map(|c| format!("{c:.1}")),
-            Column::Status => Some(status_text(&t.status, reasons)),
+            Column::Status => Some(match throttle_note(t) {
+                Some(note) => format!("{}, {note}", status_text(&t.status, reasons)),
+                None => status_text(&t.status, reasons),
+            }),
         }
         .filter(|s| !s.is_empty())
     }
@@ -508,6 +511,12 @@ pub fn status_text(status: &Status, reasons: Reasons) -> String {
         }
         _ => status.label().to_string(),
     }
+}
+
+/// `throttled 3/5` when the device throttled during some repetitions of a test.
+pub fn throttle_note(test: &TestRecord) -> Option<String> {
+    let n = test.sensors.throttled_repetitions.filter(|&n| n > 0)?;
+    Some(format!("throttled {n}/{}", test.repetitions.len()))
 }
 
 /// The first line of `text`, cut to at most `max` characters at a word boundary where one is

@@ -1,6 +1,7 @@
 //! `edgebench run`: resolve a plan, synthesize missing models, measure, print a table.
 
 use crate::plan::{self, ModelSource, PlannedJob, Selection};
+use crate::profile;
 use crate::progress::{self, ProgressObserver};
 use crate::targets;
 use anyhow::{bail, Context};
@@ -98,6 +99,20 @@ pub struct RunArgs {
     /// Seconds a model load or one repetition may take before the worker is stopped
     #[arg(long, default_value_t = 1800)]
     pub timeout: u64,
+    /// Run each generation workload back to back for this long (e.g. 10m, 90s, 1h) and record
+    /// t/s per window next to temperature and clock; without -n, the workload is tg128
+    #[arg(long, value_parser = profile::parse_duration)]
+    pub soak: Option<f64>,
+    /// Window of the soak curve, seconds
+    #[arg(long, default_value_t = 10.0)]
+    pub soak_window: f64,
+    /// Before each test, wait up to this long (seconds, or e.g. 2m) for the temperature to
+    /// return near its idle value at the start of the run; `off` to never wait
+    #[arg(long, default_value = "60", value_parser = profile::parse_cooldown)]
+    pub cooldown: profile::CooldownLimit,
+    /// Cooldown is done within this many °C of the idle temperature
+    #[arg(long, default_value_t = edgebench_harness::cooldown::DEFAULT_MARGIN_C)]
+    pub cooldown_margin: f64,
     /// Read /sys and /proc under this folder instead of / (for fixture trees)
     #[arg(long, hide = true)]
     pub sys_root: Option<PathBuf>,
@@ -130,6 +145,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.sample_hz <= 0.0 || !args.sample_hz.is_finite() {
         bail!("--sample-hz must be positive, got {}", args.sample_hz);
     }
+    if args.soak_window <= 0.0 || !args.soak_window.is_finite() {
+        bail!(
+            "--soak-window must be a positive number of seconds, got {}",
+            args.soak_window
+        );
+    }
+    if args.cooldown_margin < 0.0 || !args.cooldown_margin.is_finite() {
+        bail!(
+            "--cooldown-margin must be at least 0 °C, got {}",
+            args.cooldown_margin
+        );
+    }
+    if args.soak.is_some() && (!args.prompt.is_empty() || !args.pg.is_empty()) {
+        bail!("--soak runs generation only: use -n (or --workload tgN), not -p or --pg");
+    }
     let quants = args
         .quant
         .iter()
@@ -148,7 +178,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     // Step 2: resolve against the catalog, the files and this machine.
     let catalog = Catalog::builtin();
-    let (suite_name, models, workloads) = select_models(&args, &catalog, &quants)?;
+    let (suite_name, models, mut workloads) = select_models(&args, &catalog, &quants)?;
+    if let Some(seconds) = args.soak {
+        workloads = soak_workloads(&args, &catalog, workloads, seconds)?;
+    }
     let (found, missing) = targets::discover();
     let target_names: Vec<String> = if args.target.is_empty() {
         if found.is_empty() {
@@ -174,7 +207,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         args.threads.clone()
     };
     let root = args.sys_root.clone().map(SysRoot::new).unwrap_or_default();
-    let environment = edgebench_harness::env::detect(&root, crate::VERSION, crate::COMMIT);
+    let mut environment = edgebench_harness::env::detect(&root, crate::VERSION, crate::COMMIT);
     let selection = Selection {
         models,
         targets: target_names,
@@ -211,6 +244,34 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         sensors::discover(&root, Arc::clone(&worker_pid)),
         Duration::from_secs_f64(1.0 / args.sample_hz),
     );
+    // Every sample also goes to a side file next to the results, as it is taken.
+    let timeline_path = edgebench_harness::timeline_file::path_for(&results_path);
+    let timeline_file = match sampler.record_to(&timeline_path, &run_id) {
+        Ok(()) => timeline_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned()),
+        Err(e) => {
+            eprintln!(
+                "warning: no timeline file: {}: {e}",
+                timeline_path.display()
+            );
+            None
+        }
+    };
+    // The roofline's bandwidth for each thread count that will run (cached per device).
+    let mut run_threads: Vec<usize> = jobs
+        .iter()
+        .filter(|j| j.skip.is_none())
+        .map(|j| j.threads)
+        .collect();
+    run_threads.sort_unstable();
+    run_threads.dedup();
+    let roofline = profile::roofline(&mut environment, &run_threads);
+    let cooldown = args
+        .cooldown
+        .0
+        .filter(|_| !run_threads.is_empty())
+        .and_then(|max_wait| profile::cooldown_config(&sampler, max_wait, args.cooldown_margin));
     let cancel = Arc::new(AtomicBool::new(false));
     {
         let cancel = Arc::clone(&cancel);
@@ -222,14 +283,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             eprintln!("\nstopping after the current repetition (Ctrl-C again to quit now)…");
         });
     }
-    let rule = match args.repetitions {
-        Some(r) => StoppingRule {
+    let rule = match (args.soak, args.repetitions) {
+        // A soak repeats until its time is up, whatever the confidence interval.
+        (Some(seconds), _) => StoppingRule {
+            min_repetitions: 1,
+            max_repetitions: usize::MAX,
+            target_relative_ci: -1.0,
+            time_cap_s: seconds,
+        },
+        (None, Some(r)) => StoppingRule {
             min_repetitions: r,
             max_repetitions: r,
             target_relative_ci: 0.0,
             time_cap_s: f64::INFINITY,
         },
-        None => StoppingRule {
+        (None, None) => StoppingRule {
             min_repetitions: args.min_reps,
             max_repetitions: args.max_reps,
             target_relative_ci: args.ci / 100.0,
@@ -240,8 +308,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         run_id: run_id.clone(),
         environment,
         rule,
-        warmup: args.warmup,
+        // A soak starts cold: its first window is the device before it heats.
+        warmup: if args.soak.is_some() { 0 } else { args.warmup },
         request_timeout: Duration::from_secs(args.timeout),
+        cooldown,
+        soak_window_s: args.soak.map(|_| args.soak_window),
+        roofline: Some(roofline),
+        timeline_file,
     };
     let models_dir = crate::models_dir(&args.models_dir);
     let mut runner = Runner {
@@ -278,10 +351,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     drop(runner);
+    let sampler_file = sampler.timeline_file();
     let _ = sampler.stop();
 
     print_export(&exporter.export(&records)?);
     eprintln!("Results: {}", results_path.display());
+    match sampler_file {
+        Some((path, None)) => eprintln!("Timeline: {}", path.display()),
+        Some((path, Some(e))) => {
+            eprintln!("warning: timeline file {} incomplete: {e}", path.display())
+        }
+        None => {}
+    }
     let html = results_path.with_extension("html");
     match crate::commands::report::write_html_for(&results_path, &html) {
         Ok(()) => eprintln!("Report:  {}", html.display()),
@@ -606,6 +687,7 @@ fn not_run_records(
             stop_reason: None,
             sensors: Default::default(),
             warnings: Vec::new(),
+            soak: None,
         })
         .collect()
 }
@@ -623,6 +705,36 @@ fn check_disk_space(models_dir: &Path, bytes: u64) -> Result<(), Status> {
         }),
         _ => Ok(()),
     }
+}
+
+/// The workloads of a soak: the generation workloads chosen (tg128 when none was), named
+/// `tg128 soak10m`.
+fn soak_workloads(
+    args: &RunArgs,
+    catalog: &Catalog,
+    chosen: Vec<edgebench_scenarios::WorkloadSpec>,
+    seconds: f64,
+) -> anyhow::Result<Vec<edgebench_scenarios::WorkloadSpec>> {
+    let explicit = !args.gen.is_empty() || !args.workload.is_empty();
+    let mut out: Vec<_> = if explicit {
+        chosen.into_iter().filter(|w| w.gen > 0).collect()
+    } else {
+        vec![catalog.workload("tg128")?.clone()]
+    };
+    if out.is_empty() {
+        bail!("--soak needs a generation workload (e.g. -n 128)");
+    }
+    let label = if seconds % 3600.0 == 0.0 {
+        format!("{}h", seconds / 3600.0)
+    } else if seconds % 60.0 == 0.0 {
+        format!("{}m", seconds / 60.0)
+    } else {
+        format!("{seconds}s")
+    };
+    for w in out.iter_mut() {
+        w.name = format!("{} soak{label}", w.name);
+    }
+    Ok(out)
 }
 
 /// Free space on the disk holding `dir` (or its nearest existing parent).

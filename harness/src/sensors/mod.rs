@@ -4,17 +4,42 @@
 //! path is read under a [`SysRoot`], so tests run against fixture trees copied from real
 //! devices (see `harness/tests/fixtures/`). Units follow the kernel's sysfs ABI documents
 //! (Documentation/ABI/testing/sysfs-class-thermal, sysfs-devices-system-cpu,
-//! sysfs-class-powercap) and are converted to °C, MHz, W and J here.
+//! sysfs-class-powercap, sysfs-class-hwmon) and are converted to °C, MHz, W, J, V and A here.
+//! Sensors that run a command (`vcgencmd`, `nvpmodel`, `powermetrics`) find it through
+//! [`SysRoot::command`], so fixture trees carry small scripts that print recorded output.
 
+mod apple_powermetrics;
+mod cgroup;
+mod command;
+mod cooling;
 mod cpufreq;
+mod hwmon;
+mod jetson;
+mod nvml;
 mod process;
 mod rapl;
 mod thermal;
+mod thermal_throttle;
+mod vcgencmd;
 
+// macOS power and thermal pressure: compiled on macOS only, with a twin elsewhere that says why.
+#[cfg_attr(target_os = "macos", path = "apple_macos.rs")]
+#[cfg_attr(not(target_os = "macos"), path = "apple_disabled.rs")]
+mod apple;
+
+pub use apple_powermetrics::{parse_powermetrics, PowerMetrics, PowermetricsSample};
+pub use cgroup::CgroupCpu;
+pub use command::run_command;
+pub use cooling::CoolingDevices;
 pub use cpufreq::CpuFreq;
+pub use hwmon::Hwmon;
+pub use jetson::{nvpmodel_mode, parse_nvpmodel, parse_tegra_release, JetsonGpu};
+pub use nvml::{decode_clock_event_reasons, gpu_names, Nvml, CLOCK_EVENT_REASONS};
 pub use process::ProcessLoad;
 pub use rapl::Rapl;
 pub use thermal::ThermalZones;
+pub use thermal_throttle::ThermalThrottle;
+pub use vcgencmd::{decode_throttled, parse_pmic_read_adc, ThrottledBit, Vcgencmd, THROTTLED_BITS};
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -37,6 +62,18 @@ pub enum Quantity {
     CpuPercent,
     /// Memory, bytes.
     MemoryBytes,
+    /// Voltage, volts.
+    VoltageV,
+    /// Current, amperes.
+    CurrentA,
+    /// Utilisation of an accelerator (GPU), percent.
+    LoadPercent,
+    /// Clock as a fraction of its rated maximum (1.0 = at max); the throttle rule reads it.
+    ClockRatio,
+    /// 1 while the device reports that it is throttling (or capped) now, else 0.
+    ThrottleFlag,
+    /// A count of throttle events that only grows; an increase means throttling happened.
+    ThrottleCount,
 }
 
 /// One value from one channel of a sensor.
@@ -84,6 +121,35 @@ impl SysRoot {
     pub fn read_trimmed(&self, absolute: &str) -> Option<String> {
         read_trimmed(&self.path(absolute))
     }
+
+    /// Whether this is the real machine's root (`/`), where OS APIs (NVML, sysinfo, process
+    /// ids) describe the same machine as the files.
+    pub fn is_live(&self) -> bool {
+        self.0 == Path::new("/")
+    }
+
+    /// An executable by name: on the real machine from `PATH` (and the sbin folders, where
+    /// `nvpmodel` lives); under a fixture root only from its `usr/bin` and `usr/sbin`, so
+    /// tests run recorded scripts and never the host's tools.
+    pub fn command(&self, name: &str) -> Option<PathBuf> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        if self.is_live() {
+            if let Some(path) = std::env::var_os("PATH") {
+                dirs.extend(std::env::split_paths(&path));
+            }
+            dirs.extend(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from));
+        } else {
+            dirs.extend(["usr/bin", "usr/sbin"].map(|d| self.0.join(d)));
+        }
+        dirs.into_iter()
+            .map(|d| d.join(name))
+            .find(|p| is_executable(p))
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 pub(crate) fn read_trimmed(path: &Path) -> Option<String> {
@@ -142,22 +208,70 @@ fn natural_key(p: &Path) -> (String, u64) {
     (name[..name.len() - digits.len()].to_string(), num)
 }
 
+/// A sensor kind this machine does not have, and why (shown by `edgebench device`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Absent {
+    pub name: &'static str,
+    pub reason: String,
+}
+
 /// Every sensor this machine has. `worker_pid` is the process whose memory is tracked
 /// (0 while no worker runs).
 pub fn discover(root: &SysRoot, worker_pid: Arc<AtomicU32>) -> Vec<Box<dyn Sensor>> {
-    let mut sensors: Vec<Box<dyn Sensor>> = Vec::new();
-    if let Some(s) = ThermalZones::discover(root) {
-        sensors.push(Box::new(s));
+    survey(root, worker_pid).0
+}
+
+/// Every sensor kind edgebench knows: the ones found, and the others with the reason.
+pub fn survey(root: &SysRoot, worker_pid: Arc<AtomicU32>) -> (Vec<Box<dyn Sensor>>, Vec<Absent>) {
+    let mut found: Vec<Box<dyn Sensor>> = Vec::new();
+    let mut absent = Vec::new();
+    let mut add = |name: &'static str, probe: Result<Box<dyn Sensor>, String>| match probe {
+        Ok(s) => found.push(s),
+        Err(reason) => absent.push(Absent { name, reason }),
+    };
+    fn boxed<S: Sensor + 'static>(s: S) -> Box<dyn Sensor> {
+        Box::new(s)
     }
-    if let Some(s) = CpuFreq::discover(root) {
-        sensors.push(Box::new(s));
+    add(
+        "thermal",
+        ThermalZones::discover(root)
+            .map(boxed)
+            .ok_or_else(|| "no readable /sys/class/thermal/thermal_zone*/temp".into()),
+    );
+    add(
+        "cpufreq",
+        CpuFreq::discover(root).map(boxed).ok_or_else(|| {
+            "no readable /sys/devices/system/cpu/cpu*/cpufreq/scaling_cur_freq".into()
+        }),
+    );
+    add(
+        "rapl",
+        Rapl::discover(root).map(boxed).ok_or_else(|| {
+            if root.path("/sys/class/powercap").exists() {
+                "/sys/class/powercap has no readable intel-rapl energy_uj (root only on kernels ≥ 5.10)"
+                    .into()
+            } else {
+                "no /sys/class/powercap (no RAPL driver, or a virtual machine)".into()
+            }
+        }),
+    );
+    add("hwmon", Hwmon::discover(root).map(boxed));
+    add("cooling", CoolingDevices::discover(root).map(boxed));
+    add(
+        "thermal_throttle",
+        ThermalThrottle::discover(root).map(boxed),
+    );
+    add(
+        "cgroup",
+        CgroupCpu::discover(root, Arc::clone(&worker_pid)).map(boxed),
+    );
+    add("vcgencmd", Vcgencmd::discover(root).map(boxed));
+    add("jetson_gpu", JetsonGpu::discover(root).map(boxed));
+    // NVML, powermetrics and the process table describe the live machine, not a fixture tree.
+    if root.is_live() {
+        add("nvml", Nvml::discover(Arc::clone(&worker_pid)).map(boxed));
+        add("apple", apple::discover());
+        found.push(Box::new(ProcessLoad::new(worker_pid)));
     }
-    if let Some(s) = Rapl::discover(root) {
-        sensors.push(Box::new(s));
-    }
-    // Process load comes from the OS (sysinfo), not from the fixture root.
-    if *root == SysRoot::default() {
-        sensors.push(Box::new(ProcessLoad::new(worker_pid)));
-    }
-    sensors
+    (found, absent)
 }

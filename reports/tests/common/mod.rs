@@ -237,6 +237,7 @@ fn start(
         stop_reason: None,
         sensors: SensorSummary::default(),
         warnings: vec![],
+        soak: None,
     }
 }
 
@@ -349,6 +350,7 @@ fn pi5_sensors(max_temp: f64, phase: &str, joules: f64, watts: f64) -> SensorSum
         avg_power_w: BTreeMap::from([(phase.to_string(), watts)]),
         peak_power_w: Some(watts + 0.9),
         timeline_file: Some(format!("timelines/{phase}.jsonl")),
+        ..Default::default()
     }
 }
 
