@@ -8,6 +8,7 @@ mod commands;
 mod gguf;
 mod plan;
 mod progress;
+mod sweep;
 mod targets;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +43,7 @@ const LONG_VERSION: &str = concat!(
         edgebench run --scenario llama3-8b --quant q4_k_m -p 512 -n 128 -r 5\n  \
         edgebench run --model my.gguf         your own GGUF file\n  \
         edgebench list scenarios              what can be run\n  \
+        edgebench check                       do all targets compute the same function?\n  \
         edgebench models synth phi3-mini --quant q4_k_m"
 )]
 struct Cli {
@@ -61,10 +63,12 @@ enum Command {
     Device(commands::device::DeviceArgs),
     /// Print a table (or Markdown/CSV/JSON) from results files.
     Report(commands::report::ReportArgs),
+    /// Check that every built target computes the same model (logits and greedy tokens).
+    Check(commands::check::CheckArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(sweep::llama_bench_aliases(std::env::args_os())) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
         Command::Models(args) => commands::models::run(args),
         Command::Device(args) => commands::device::run(args),
         Command::Report(args) => commands::report::run(args),
+        Command::Check(args) => commands::check::run(args),
     };
     match outcome {
         Ok(code) => code,

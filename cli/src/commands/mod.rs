@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod check;
 pub mod device;
 pub mod list;
 pub mod models;
