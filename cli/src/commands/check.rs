@@ -528,23 +528,21 @@ impl Runner {
             Ok(other) => return Err(("error", format!("worker answered {other:?} to load"))),
             Err(e) => return Err(("error", format!("load failed: {e}"))),
         }
-        let mut generate = |prompt: Vec<u32>,
-                            gen: usize|
-         -> Result<(Vec<f32>, Vec<u32>), (&'static str, String)> {
+        // One `generate`: the logits after `prompt`, and `gen` greedy tokens.
+        let mut generate = |prompt: Vec<u32>, gen: usize| -> Outcome {
             match client.request(&Request::Generate { prompt, gen }, self.timeout, |_| {}) {
                 Ok(Response::Generated {
                     prefill_logits,
                     tokens,
-                }) => Ok((prefill_logits, tokens)),
+                }) => Ok(Output {
+                    logits: vec![prefill_logits],
+                    tokens,
+                }),
                 Ok(other) => Err(("error", format!("worker answered {other:?} to generate"))),
                 Err(e) => Err(("error", e.to_string())),
             }
         };
-        let (first, tokens) = generate(prompt.to_vec(), self.gen)?;
-        let mut out = Output {
-            logits: vec![first],
-            tokens,
-        };
+        let mut out = generate(prompt.to_vec(), self.gen)?;
         let forced: Vec<u32> = match forced {
             Forced::Nothing => Vec::new(),
             Forced::Own => out.tokens.clone(),
@@ -553,7 +551,7 @@ impl Runner {
         for k in 1..forced.len() {
             let mut text = prompt.to_vec();
             text.extend_from_slice(&forced[..k]);
-            out.logits.push(generate(text, 0)?.0);
+            out.logits.append(&mut generate(text, 0)?.logits);
         }
         client.quit();
         Ok(out)
