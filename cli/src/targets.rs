@@ -16,11 +16,18 @@ pub struct KnownTarget {
     pub build_hint: &'static str,
 }
 
-pub const KNOWN: &[KnownTarget] = &[KnownTarget {
-    name: "candle",
-    summary: "Hugging Face candle (Rust): GGUF llama, phi3, gemma on CPU",
-    build_hint: "cargo build --release -p edgebench-candle",
-}];
+pub const KNOWN: &[KnownTarget] = &[
+    KnownTarget {
+        name: "candle",
+        summary: "Hugging Face candle (Rust): GGUF llama, phi3, gemma on CPU",
+        build_hint: "cargo build --release -p edgebench-candle",
+    },
+    KnownTarget {
+        name: "llamacpp",
+        summary: "llama.cpp (C++, via llama-cpp-2): GGUF LLMs, measured as llama-bench does",
+        build_hint: "cargo build --release -p edgebench-llamacpp (needs cmake and libclang-dev)",
+    },
+];
 
 /// A target as found on this machine.
 pub struct FoundTarget {
