@@ -35,9 +35,11 @@ fi
 
 # --- System packages -------------------------------------------------------------------------
 # A C toolchain for the crates that build C (and, for the llama.cpp/whisper.cpp targets,
-# cmake and libclang). Debian/Ubuntu package names.
+# cmake, libclang for bindgen, and ccache, which ggml's cmake uses when present: cargo rebuilds
+# llama.cpp from scratch whenever its build script's hash changes, e.g. between `cargo build`
+# and `cargo test`, and ccache turns that second compile into cache hits). Debian/Ubuntu names.
 need_pkgs=()
-want_pkgs=(gcc g++ pkg-config)
+want_pkgs=(gcc g++ pkg-config cmake libclang-dev ccache)
 # Chromium only when asked: it is big, and the browser test skips (saying so) without it.
 if [ "$with_chromium" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   want_pkgs+=(chromium)
@@ -53,8 +55,10 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   else
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     say "installing ${need_pkgs[*]}"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+    # Wait for another apt run (an unattended upgrade…) instead of failing on its lock.
+    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+      "${need_pkgs[@]}" >/dev/null
   fi
 fi
 

@@ -10,6 +10,7 @@ mod memfit;
 mod plan;
 mod profile;
 mod progress;
+mod sweep;
 mod targets;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +48,7 @@ const LONG_VERSION: &str = concat!(
         edgebench list scenarios              what can be run\n  \
         edgebench report results/ --html report.html\n  \
         edgebench compare base.jsonl new.jsonl  exit 1 on a significant regression\n  \
+        edgebench check                       do all targets compute the same function?\n  \
         edgebench models synth phi3-mini --quant q4_k_m"
 )]
 struct Cli {
@@ -68,10 +70,12 @@ enum Command {
     Report(commands::report::ReportArgs),
     /// Compare a candidate's results with a baseline's; exit 1 on a significant regression.
     Compare(commands::compare::CompareArgs),
+    /// Check that every built target computes the same model (logits and greedy tokens).
+    Check(commands::check::CheckArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(sweep::llama_bench_aliases(std::env::args_os())) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
         Command::Device(args) => commands::device::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Compare(args) => commands::compare::run(args),
+        Command::Check(args) => commands::check::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -3,9 +3,12 @@
 //! nothing is written, so `--dry-run` can print the plan.
 
 use crate::gguf::GgufSummary;
+use crate::sweep;
 use crate::targets::{supports, FoundTarget, MissingTarget};
+use edgebench_harness::target::TargetInfo;
 use edgebench_scenarios::onnx::{FolderSummary, OnnxQuant};
 use edgebench_scenarios::{Catalog, ModelSpec, Quant, WorkloadSpec};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -160,6 +163,8 @@ pub struct PlannedJob {
     pub target: String,
     pub worker: Option<PathBuf>,
     pub threads: usize,
+    /// Backend options of this job (one combination of a sweep), only those the target reads.
+    pub options: BTreeMap<String, String>,
     pub workloads: Vec<WorkloadSpec>,
     /// Estimated resident memory while running: weights + KV cache + what the backend adds
     /// + runtime (see `crate::memfit`).
@@ -185,6 +190,8 @@ pub struct Selection {
     pub targets: Vec<String>,
     pub threads: Vec<usize>,
     pub workloads: Vec<WorkloadSpec>,
+    /// Every combination of the swept backend options (one empty map when none was given).
+    pub options: Vec<BTreeMap<String, String>>,
     pub ram_bytes: u64,
     pub force: bool,
 }
@@ -197,7 +204,18 @@ pub fn resolve(
     let mut jobs = Vec::new();
     for model in &sel.models {
         for target in &sel.targets {
-            for &threads in &sel.threads {
+            let found_target = found.iter().find(|f| f.name == target);
+            let combos = sweep::for_target(
+                &sel.options,
+                &found_target
+                    .map(|f| load_options(&f.info))
+                    .unwrap_or_default(),
+            );
+            for (&threads, options) in sel
+                .threads
+                .iter()
+                .flat_map(|t| combos.iter().map(move |o| (t, o)))
+            {
                 let context = sel
                     .workloads
                     .iter()
@@ -205,7 +223,6 @@ pub fn resolve(
                     .max()
                     .unwrap_or(0)
                     + 1;
-                let found_target = found.iter().find(|f| f.name == target);
                 let (model, mut skip) = match found_target {
                     None => (
                         model.clone(),
@@ -243,6 +260,7 @@ pub fn resolve(
                     target: target.clone(),
                     worker: found_target.map(|f| f.worker.clone()),
                     threads,
+                    options: options.clone(),
                     workloads: sel.workloads.clone(),
                     memory_estimate_bytes,
                     skip,
@@ -251,6 +269,19 @@ pub fn resolve(
         }
     }
     jobs
+}
+
+/// The load options a target reads, as it lists them in `extra["load_options"]`.
+pub fn load_options(info: &TargetInfo) -> Vec<&str> {
+    info.extra
+        .get("load_options")
+        .map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub fn gib(bytes: u64) -> String {
@@ -291,9 +322,14 @@ pub fn describe(jobs: &[PlannedJob]) -> String {
             ),
         };
         let workloads: Vec<&str> = j.workloads.iter().map(|w| w.name.as_str()).collect();
+        let options = if j.options.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", sweep::describe(&j.options))
+        };
         let _ = write!(
             out,
-            "  {what} on {} with {} thread{}: {} [{} file, ~{} in memory]",
+            "  {what} on {}{options} with {} thread{}: {} [{} file, ~{} in memory]",
             j.target,
             j.threads,
             if j.threads == 1 { "" } else { "s" },

@@ -23,6 +23,11 @@ pub const KNOWN: &[KnownTarget] = &[
         build_hint: "cargo build --release -p edgebench-candle",
     },
     KnownTarget {
+        name: "llamacpp",
+        summary: "llama.cpp (C++, via llama-cpp-2): GGUF LLMs, measured as llama-bench does",
+        build_hint: "cargo build --release -p edgebench-llamacpp (needs cmake and libclang-dev)",
+    },
+    KnownTarget {
         name: "onnxruntime",
         summary: "ONNX Runtime (official library): GenAI model folders on CPU, CUDA if the library has it",
         build_hint: "cargo build --release -p edgebench-onnxruntime",

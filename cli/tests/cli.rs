@@ -100,6 +100,8 @@ fn run_tiny_model_prints_table_and_writes_every_repetition() {
     let out = edgebench()
         .args([
             "run",
+            "--target",
+            "candle",
             "--scenario",
             "llama3-8b-tiny",
             "--quant",
@@ -112,8 +114,6 @@ fn run_tiny_model_prints_table_and_writes_every_repetition() {
             "3",
             "-t",
             "1",
-            "--target",
-            "candle",
         ])
         .arg("--models-dir")
         .arg(dir.path().join("models"))
@@ -233,7 +233,7 @@ fn wrong_architecture_is_skipped_with_the_reason() {
 
     let results = dir.path().join("r.jsonl");
     let out = edgebench()
-        .args(["run", "-p", "8", "-r", "1", "--target", "candle", "--model"])
+        .args(["run", "--target", "candle", "-p", "8", "-r", "1", "--model"])
         .arg(&wrong)
         .arg("--results")
         .arg(&results)
@@ -304,6 +304,8 @@ fn killed_worker_is_a_failed_test_and_the_run_goes_on() {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("edgebench"))
         .args([
             "run",
+            "--target",
+            "candle",
             "--scenario",
             "phi3-mini-tiny",
             "--quant",
@@ -314,8 +316,6 @@ fn killed_worker_is_a_failed_test_and_the_run_goes_on() {
             "16",
             "-t",
             "1",
-            "--target",
-            "candle",
             "--min-reps",
             "1000000",
             "--max-reps",
@@ -406,6 +406,8 @@ fn ctrl_c_leaves_a_valid_results_file() {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("edgebench"))
         .args([
             "run",
+            "--target",
+            "candle",
             "--scenario",
             "llama3-8b-tiny",
             "--quant",
@@ -414,8 +416,6 @@ fn ctrl_c_leaves_a_valid_results_file() {
             "16",
             "-t",
             "1",
-            "--target",
-            "candle",
         ])
         .args([
             "--min-reps",

@@ -322,6 +322,15 @@ fn metadata(model: &ModelSpec, quant: Quant, seed: u64) -> Vec<(String, Value)> 
         scores.push(Value::F32(-((i - first) as f32)));
         types.push(Value::I32(1));
     }
+    // llama.cpp gives Phi-3 vocabularies (recognised by "phi-3" in general.name) attributes for
+    // `<|endoftext|>` and refuses to load one without it: put it where Phi-3 has it (id 32000),
+    // or last in a smaller vocabulary.
+    if model.arch == Arch::Phi3 && n > first {
+        let id = 32000.min(n - 1);
+        tokens[id] = Value::String("<|endoftext|>".into());
+        scores[id] = Value::F32(0.0);
+        types[id] = Value::I32(3);
+    }
     tokens.truncate(n);
     scores.truncate(n);
     types.truncate(n);

@@ -3,12 +3,13 @@
 use crate::plan::{self, ModelSource, PlannedJob, Selection};
 use crate::profile;
 use crate::progress::{self, ProgressObserver};
+use crate::sweep;
 use crate::targets;
 use anyhow::{bail, Context};
 use clap::Args;
 use edgebench_harness::client::WorkerCommand;
 use edgebench_harness::protocol::RunSpec;
-use edgebench_harness::runner::{ModelJob, Runner, RunnerConfig, TestSpec};
+use edgebench_harness::runner::{test_id, ModelJob, Runner, RunnerConfig, TestSpec};
 use edgebench_harness::sampler::Sampler;
 use edgebench_harness::schema::{
     Parameters, Record, ScenarioRef, Status, TestRecord, SCHEMA_VERSION,
@@ -45,18 +46,39 @@ pub struct RunArgs {
     /// Workloads by name, comma-separated (pp512, tg128, pp512+tg128, pp4096…)
     #[arg(long, short = 'w', value_delimiter = ',')]
     pub workload: Vec<String>,
-    /// Prompt-processing test of N tokens in one batch (llama-bench -p); comma list for several
-    #[arg(short = 'p', long = "n-prompt", value_delimiter = ',')]
-    pub prompt: Vec<usize>,
-    /// Generation test of N single-token decodes (llama-bench -n); comma list for several
-    #[arg(short = 'n', long = "n-gen", value_delimiter = ',')]
-    pub gen: Vec<usize>,
+    /// Prompt-processing test of N tokens in one batch (llama-bench -p); a list or range runs each (128,512 or 128-1024*2)
+    #[arg(short = 'p', long = "n-prompt", value_parser = sweep::numbers)]
+    pub prompt: Vec<sweep::Numbers>,
+    /// Generation test of N single-token decodes (llama-bench -n); a list or range runs each
+    #[arg(short = 'n', long = "n-gen", value_parser = sweep::numbers)]
+    pub gen: Vec<sweep::Numbers>,
     /// Prompt then generation in one test, as PROMPT,GEN (llama-bench -pg): gives TTFT and latency
     #[arg(long = "pg", value_parser = parse_pg)]
     pub pg: Vec<(usize, usize)>,
-    /// Compute threads; a comma list runs each [default: all cores]
-    #[arg(short = 't', long, value_delimiter = ',')]
-    pub threads: Vec<usize>,
+    /// Compute threads; a list or range runs each (1,2,4 or 1-4) [default: all cores]
+    #[arg(short = 't', long, value_parser = sweep::numbers)]
+    pub threads: Vec<sweep::Numbers>,
+    /// llama.cpp logical batch size (llama-bench -b); a list or range runs each [default: 2048]
+    #[arg(short = 'b', long = "batch-size", value_parser = sweep::numbers, help_heading = "llama.cpp options (swept like -t)")]
+    pub batch: Vec<sweep::Numbers>,
+    /// llama.cpp physical batch size (llama-bench -ub) [default: 512]
+    #[arg(long = "ubatch-size", value_parser = sweep::numbers, help_heading = "llama.cpp options (swept like -t)")]
+    pub ubatch: Vec<sweep::Numbers>,
+    /// llama.cpp context size [default: what the workloads need]
+    #[arg(long = "ctx-size", value_parser = sweep::numbers, help_heading = "llama.cpp options (swept like -t)")]
+    pub ctx: Vec<sweep::Numbers>,
+    /// llama.cpp flash attention (llama-bench -fa): 0, 1 or auto [default: auto]
+    #[arg(long = "flash-attn", value_parser = sweep::words, help_heading = "llama.cpp options (swept like -t)")]
+    pub flash_attn: Vec<sweep::Words>,
+    /// llama.cpp K cache type (llama-bench -ctk): f16, q8_0, q4_0… [default: f16]
+    #[arg(long = "cache-type-k", value_parser = sweep::words, help_heading = "llama.cpp options (swept like -t)")]
+    pub cache_type_k: Vec<sweep::Words>,
+    /// llama.cpp V cache type (llama-bench -ctv; quantized needs flash attention) [default: f16]
+    #[arg(long = "cache-type-v", value_parser = sweep::words, help_heading = "llama.cpp options (swept like -t)")]
+    pub cache_type_v: Vec<sweep::Words>,
+    /// llama.cpp layers on the GPU (llama-bench -ngl): a number or all [default: all]
+    #[arg(long = "n-gpu-layers", value_parser = sweep::words, allow_negative_numbers = true, help_heading = "llama.cpp options (swept like -t)")]
+    pub n_gpu_layers: Vec<sweep::Words>,
     /// Run exactly N repetitions per test (turns adaptive stopping off)
     #[arg(short = 'r', long)]
     pub repetitions: Option<usize>,
@@ -130,6 +152,80 @@ fn parse_pg(s: &str) -> Result<(usize, usize), String> {
     Ok((num(p)?, num(g)?))
 }
 
+impl RunArgs {
+    fn threads(&self) -> Vec<usize> {
+        sweep::flatten(self.threads.iter().map(|n| n.0.clone()))
+    }
+
+    /// The backend options swept, one dimension per flag given, in llama-bench's order; values
+    /// checked here so a typo is a one-line error before anything runs.
+    fn option_dimensions(&self) -> anyhow::Result<Vec<sweep::Dimension>> {
+        fn positive(
+            flag: &str,
+            key: &str,
+            lists: &[sweep::Numbers],
+        ) -> anyhow::Result<sweep::Dimension> {
+            let values = sweep::flatten(lists.iter().map(|n| n.0.clone()));
+            if values.contains(&0) {
+                bail!("{flag} must be at least 1");
+            }
+            Ok((key.into(), values.iter().map(|v| v.to_string()).collect()))
+        }
+        fn one_of(
+            flag: &str,
+            key: &str,
+            lists: &[sweep::Words],
+            ok: &dyn Fn(&str) -> bool,
+            expected: &str,
+        ) -> anyhow::Result<sweep::Dimension> {
+            let values = sweep::flatten(lists.iter().map(|w| w.0.clone()));
+            if let Some(bad) = values.iter().find(|v| !ok(&v.to_ascii_lowercase())) {
+                bail!("{flag}: '{bad}' is not {expected}");
+            }
+            Ok((key.into(), values))
+        }
+        const CACHE_TYPES: [&str; 9] = [
+            "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1",
+        ];
+        let cache = |v: &str| CACHE_TYPES.contains(&v);
+        let cache_expected = format!("a KV cache type ({})", CACHE_TYPES.join(", "));
+        let dims = vec![
+            positive("--batch-size", "batch", &self.batch)?,
+            positive("--ubatch-size", "ubatch", &self.ubatch)?,
+            positive("--ctx-size", "ctx", &self.ctx)?,
+            one_of(
+                "--flash-attn",
+                "flash_attn",
+                &self.flash_attn,
+                &|v| ["0", "1", "auto", "on", "off"].contains(&v),
+                "0, 1 or auto",
+            )?,
+            one_of(
+                "--cache-type-k",
+                "cache_type_k",
+                &self.cache_type_k,
+                &cache,
+                &cache_expected,
+            )?,
+            one_of(
+                "--cache-type-v",
+                "cache_type_v",
+                &self.cache_type_v,
+                &cache,
+                &cache_expected,
+            )?,
+            one_of(
+                "--n-gpu-layers",
+                "n_gpu_layers",
+                &self.n_gpu_layers,
+                &|v| v == "all" || v == "-1" || v.parse::<u32>().is_ok(),
+                "a number of layers or all",
+            )?,
+        ];
+        Ok(dims.into_iter().filter(|(_, v)| !v.is_empty()).collect())
+    }
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // Step 1: check what was typed, without side effects.
     let exporter = edgebench_reports::exporter_for(&args.output).context("--output")?;
@@ -139,7 +235,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.repetitions == Some(0) || args.min_reps == 0 || args.max_reps < args.min_reps {
         bail!("repetitions must be at least 1 and --max-reps at least --min-reps");
     }
-    if args.threads.contains(&0) {
+    let option_dims = args.option_dimensions()?;
+    if args.threads().contains(&0) {
         bail!("--threads must be at least 1");
     }
     if args.sample_hz <= 0.0 || !args.sample_hz.is_finite() {
@@ -204,7 +301,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let threads = if args.threads.is_empty() {
         vec![cores]
     } else {
-        args.threads.clone()
+        args.threads()
     };
     let root = args.sys_root.clone().map(SysRoot::new).unwrap_or_default();
     let mut environment = edgebench_harness::env::detect(&root, crate::VERSION, crate::COMMIT);
@@ -213,10 +310,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         targets: target_names,
         threads,
         workloads,
+        options: sweep::combinations(&option_dims),
         ram_bytes: environment.ram_bytes,
         force: args.force,
     };
     let jobs = plan::resolve(&selection, &found, &missing);
+    for (key, _) in &option_dims {
+        let read = found.iter().any(|f| {
+            selection.targets.iter().any(|t| t == f.name)
+                && plan::load_options(&f.info).contains(&key.as_str())
+        });
+        if !read {
+            eprintln!("note: no selected target reads the option {key}; it is ignored");
+        }
+    }
     let suite_label = suite_name
         .map(|s| format!(" (suite {s})"))
         .unwrap_or_default();
@@ -394,8 +501,13 @@ fn select_models(
     catalog: &Catalog,
     quants: &[plan::SynthQuant],
 ) -> anyhow::Result<Chosen> {
-    let from_flags =
-        plan::workloads_from_flags(catalog, &args.workload, &args.prompt, &args.gen, &args.pg)?;
+    let from_flags = plan::workloads_from_flags(
+        catalog,
+        &args.workload,
+        &sweep::flatten(args.prompt.iter().map(|n| n.0.clone())),
+        &sweep::flatten(args.gen.iter().map(|n| n.0.clone())),
+        &args.pg,
+    )?;
     let default_workloads = || -> anyhow::Result<Vec<_>> {
         Ok(vec![
             catalog.workload("pp512")?.clone(),
@@ -607,11 +719,11 @@ fn model_job(job: &PlannedJob, path: &Path, scenario: &ScenarioRef, seed: u64) -
             model_path: path.to_path_buf(),
             threads: job.threads,
             context: job.context(),
-            options: Default::default(),
+            options: job.options.clone(),
         },
         parameters: Parameters {
             threads: job.threads,
-            options: Default::default(),
+            options: job.options.clone(),
         },
         tests: job
             .workloads
@@ -644,14 +756,16 @@ fn not_run_records(
         .iter()
         .map(|w| TestRecord {
             schema_version: SCHEMA_VERSION,
-            test_id: format!(
-                "{}/{}/{}/{}/{}/t{}",
-                config.run_id,
-                job.model.model_name(),
-                job.model.quant_name(),
-                w.name,
-                job.target,
-                job.threads
+            test_id: test_id(
+                &config.run_id,
+                &job.model.model_name(),
+                &job.model.quant_name(),
+                &w.name,
+                &job.target,
+                &Parameters {
+                    threads: job.threads,
+                    options: job.options.clone(),
+                },
             ),
             run_id: config.run_id.clone(),
             started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -676,7 +790,7 @@ fn not_run_records(
             },
             parameters: Parameters {
                 threads: job.threads,
-                options: Default::default(),
+                options: job.options.clone(),
             },
             status: status.clone(),
             model: None,
