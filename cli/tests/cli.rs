@@ -680,3 +680,54 @@ fn list_targets_says_coreml_needs_macos() {
         ))
         .stdout(predicate::str::contains("onnxruntime  ONNX Runtime"));
 }
+
+/// `edgebench check` runs ONNX Runtime on the GenAI counterpart of each quantization, written
+/// from the same seed: fp32 agrees with candle's F32 GGUF to rounding, and every row is within
+/// its documented tolerance.
+#[test]
+fn check_includes_onnxruntime() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = edgebench()
+        .args([
+            "check",
+            "--target",
+            "onnxruntime",
+            "-s",
+            "llama3-8b-tiny,gemma-2b-tiny",
+        ])
+        .args([
+            "-q",
+            "f32,f16,q4_k_m",
+            "-n",
+            "16",
+            "-t",
+            "2",
+            "--output",
+            "json",
+        ])
+        .arg("--models-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    assert_eq!(rows.len(), 2 * 3 * 2, "{stdout}");
+    let ort: Vec<&serde_json::Value> = rows
+        .iter()
+        .filter(|r| r["target"].as_str().unwrap().starts_with("onnxruntime ("))
+        .collect();
+    assert_eq!(ort.len(), 6, "{stdout}");
+    for row in ort {
+        let what = format!("{} {} {}", row["model"], row["quant"], row["target"]);
+        assert_eq!(row["verdict"], "ok", "{what}: {row}");
+        if row["quant"] == "f32" {
+            assert_eq!(row["target"], "onnxruntime (fp32)");
+            let c = &row["vs_reference"];
+            assert_eq!(c["top1_agree"], 16, "{what}: {c}");
+            assert!(c["max_rel"].as_f64().unwrap() < 1e-4, "{what}: {c}");
+        }
+    }
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+}

@@ -249,7 +249,8 @@ fn an_abort_inside_llama_cpp_fails_one_test_and_the_run_goes_on() {
 fn check_agrees_with_candle() {
     let dir = tempfile::tempdir().unwrap();
     let out = edgebench()
-        .args(["check", "-s", "llama3-8b-tiny,phi3-mini-tiny,gemma-2b-tiny"])
+        .args(["check", "--target", "llamacpp"])
+        .args(["-s", "llama3-8b-tiny,phi3-mini-tiny,gemma-2b-tiny"])
         .args([
             "-q",
             "f16,q8_0,q4_k_m",

@@ -18,7 +18,9 @@
 //! - `free run`: how many generated tokens agree before the free-running continuations part.
 //!
 //! A target passes when it is within the [`tolerance`] of its quantization. Adding a target that
-//! reads another format (an ONNX Runtime GenAI folder…) means adding its case to [`model_file`].
+//! reads another format means adding its case to [`model_file`] and [`tolerance`]. A target
+//! that reads ONNX Runtime GenAI folders runs the GenAI counterpart of each GGUF quantization
+//! (q4_k_m → int4…), written from the same seeded weights.
 
 use crate::plan::gib;
 use crate::targets::{self, FoundTarget};
@@ -28,6 +30,7 @@ use edgebench_harness::client::{WorkerClient, WorkerCommand};
 use edgebench_harness::protocol::{Request, Response};
 use edgebench_harness::target::LoadSpec;
 use edgebench_harness::tokens::{argmax, prompt_tokens};
+use edgebench_scenarios::onnx::{self, OnnxQuant};
 use edgebench_scenarios::{synth, Catalog, ModelSpec, Quant};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -177,7 +180,10 @@ pub struct Tolerance {
 /// 1% of the logit scale whatever the weight format (measured: `edgebench check`), enough to
 /// decide a near-tie between two tokens differently now and then: most, not all, positions
 /// agree.
-pub fn tolerance(quant: Quant) -> Tolerance {
+pub fn tolerance(format: &str, quant: Quant) -> Tolerance {
+    if format == "onnx-genai" {
+        return onnx_tolerance(quant);
+    }
     match quant {
         Quant::F32 | Quant::F16 => Tolerance {
             max_rel: 0.005,
@@ -188,6 +194,52 @@ pub fn tolerance(quant: Quant) -> Tolerance {
             top1: 0.90,
         },
     }
+}
+
+/// The tolerance of a target reading ONNX Runtime GenAI folders, which runs the GenAI
+/// counterpart of `quant` (README, "Do the targets agree?"). Measured on the four tiny models,
+/// seeds 1–3, 16 prompt tokens and 32 positions each (ONNX Runtime 1.31 against candle 0.11):
+/// - fp32 holds the F32 GGUF's weights exactly: max rel < 1e-5, every top-1 agrees;
+/// - fp16 runs activations, KV cache and norms in fp16 where candle keeps f32: max rel ≤ 0.002;
+/// - int8 (MatMulNBits, 8-bit blocks of 32, f32 scales) against Q8_0 (f16 scales), each
+///   multiplied with int8-quantized activations: max rel ≤ 0.081, top-1 ≥ 84%. Against f32 it
+///   is as close as Q8_0 or closer (`rel vs f32` ≤ 0.03);
+/// - int4 is the same symmetric 4-bit block-32 scheme as Q4_0, but GenAI's mixture quantizes the
+///   LM head to 4 bits and keeps an fp32 embedding where GGUF has a Q6_K output and a quantized
+///   embedding: against Q4_0 max rel ≤ 0.19, top-1 ≥ 72%; against Q4_K_M (6-bit scales, Q6_K
+///   and Q5_K parts) max rel ≤ 0.68, top-1 ≥ 31% (the tied Gemma head is the farthest). Either
+///   way int4 is about as far from f32 as the GGUF 4-bit files are (`rel vs f32` 0.10–0.43 for
+///   both), so the tolerance is set to tell a different rounding from a different function
+///   (unrelated logits: max rel well above 1, top-1 near 0).
+fn onnx_tolerance(quant: Quant) -> Tolerance {
+    let t = |max_rel, top1| Tolerance { max_rel, top1 };
+    match quant {
+        Quant::F32 | Quant::F16 => t(0.005, 0.99),
+        Quant::Q8_0 => t(0.12, 0.75),
+        Quant::Q4_0 => t(0.30, 0.60),
+        Quant::Q4KM | Quant::Q5KM => t(1.0, 0.20),
+    }
+}
+
+/// The name of the quantization a target reading `format` runs for the GGUF quantization
+/// `quant` (`None`: that format has none).
+pub fn quant_for_format(format: &str, quant: Quant) -> Option<&'static str> {
+    match format {
+        "gguf" => Some(quant.name()),
+        "onnx-genai" => OnnxQuant::counterpart_of(quant).map(OnnxQuant::name),
+        _ => None,
+    }
+}
+
+/// The format a target reads, of those edgebench checks (the first it lists).
+fn target_format(target: &FoundTarget) -> &str {
+    target
+        .info
+        .formats
+        .iter()
+        .map(String::as_str)
+        .find(|f| matches!(*f, "gguf" | "onnx-genai"))
+        .unwrap_or("gguf")
 }
 
 /// Why `c` is outside `t`, if it is.
@@ -227,6 +279,13 @@ pub fn model_file(
             let cached = synth::ensure_cached(models_dir, spec, quant, seed, &mut |_, _| {})?;
             Ok(Some(cached.path))
         }
+        "onnx-genai" => match OnnxQuant::counterpart_of(quant) {
+            Some(q) => {
+                let cached = onnx::ensure_cached(models_dir, spec, q, seed, &mut |_, _| {})?;
+                Ok(Some(cached.folder))
+            }
+            None => Ok(None),
+        },
         _ => Ok(None),
     }
 }
@@ -400,10 +459,14 @@ fn row(
     reference: &Outcome,
     exact: &Outcome,
 ) -> CheckRow {
+    let format = target_format(target);
     let mut row = CheckRow {
         model: spec.name.clone(),
         quant: quant.name().into(),
-        target: target.name.into(),
+        target: match quant_for_format(format, quant) {
+            Some(q) if q != quant.name() => format!("{} ({q})", target.name),
+            _ => target.name.into(),
+        },
         reference: is_reference,
         vs_reference: None,
         vs_f32: None,
@@ -431,7 +494,7 @@ fn row(
             return row;
         }
     };
-    let tol = tolerance(quant);
+    let tol = tolerance(format, quant);
     row.tolerance = Some(tol);
     row.verdict = match compare(out, reference) {
         Ok(c) => {
@@ -482,7 +545,12 @@ impl Runner {
         if !info.architectures.iter().any(|a| a == arch) {
             return Err(("skipped", format!("{} does not run {arch}", target.name)));
         }
-        if !info.quants.iter().any(|q| q == quant.name()) {
+        let runs = info
+            .formats
+            .iter()
+            .filter_map(|f| quant_for_format(f, quant))
+            .any(|q| info.quants.iter().any(|x| x == q));
+        if !runs {
             return Err(("skipped", format!("{} does not run {quant}", target.name)));
         }
         let mut file = None;
@@ -624,23 +692,23 @@ pub fn render(rows: &[CheckRow], prompt: usize, gen: usize, seed: u64) -> String
     for row in &cells {
         out.push_str(&line(row));
     }
-    let mut quants: Vec<Quant> = rows
-        .iter()
-        .filter_map(|r| Quant::parse(&r.quant).ok())
-        .collect();
-    quants.sort();
-    quants.dedup();
-    let parts: Vec<String> = quants
-        .into_iter()
-        .map(|q| {
-            let t = tolerance(q);
-            format!(
-                "{q}: max rel ≤ {}, top-1 ≥ {:.0}%",
-                t.max_rel,
-                t.top1 * 100.0
-            )
-        })
-        .collect();
+    // Per quantization, and per GenAI counterpart (`q4_k_m → int4`) where a target runs one.
+    let mut parts: Vec<String> = Vec::new();
+    for r in rows {
+        let Some(t) = r.tolerance else { continue };
+        let label = match r.target.split_once(" (") {
+            Some((_, q)) => format!("{} → {}", r.quant, q.trim_end_matches(')')),
+            None => r.quant.clone(),
+        };
+        let part = format!(
+            "{label}: max rel ≤ {}, top-1 ≥ {:.0}%",
+            t.max_rel,
+            t.top1 * 100.0
+        );
+        if !parts.contains(&part) {
+            parts.push(part);
+        }
+    }
     let _ = writeln!(out, "\nTolerances: {}", parts.join("; "));
     let failed = rows.iter().filter(|r| r.failed()).count();
     if failed > 0 {
@@ -679,7 +747,7 @@ mod tests {
                 free_run_total: 3,
             }
         );
-        assert_eq!(verdict(&c, &tolerance(Quant::F16)), Ok(()));
+        assert_eq!(verdict(&c, &tolerance("gguf", Quant::F16)), Ok(()));
     }
 
     #[test]
@@ -700,7 +768,7 @@ mod tests {
         assert_eq!((c.top1_agree, c.positions), (1, 2));
         assert_eq!((c.free_run_agree, c.free_run_total), (2, 4));
         assert_eq!(c.top1_fraction(), 0.5);
-        let err = verdict(&c, &tolerance(Quant::Q8_0)).unwrap_err();
+        let err = verdict(&c, &tolerance("gguf", Quant::Q8_0)).unwrap_err();
         assert!(err.contains("top-1 1/2 < 90%"), "{err}");
         assert!(err.contains("max rel 0.0500 > 0.03"), "{err}");
     }
@@ -715,9 +783,10 @@ mod tests {
             free_run_agree: 7,
             free_run_total: 32,
         };
-        assert!(verdict(&c, &tolerance(Quant::Q8_0)).is_ok());
-        assert!(verdict(&c, &tolerance(Quant::Q4KM)).is_ok());
-        let err = verdict(&c, &tolerance(Quant::F16)).unwrap_err();
+        assert!(verdict(&c, &tolerance("gguf", Quant::Q8_0)).is_ok());
+        assert!(verdict(&c, &tolerance("onnx-genai", Quant::Q8_0)).is_ok());
+        assert!(verdict(&c, &tolerance("gguf", Quant::Q4KM)).is_ok());
+        let err = verdict(&c, &tolerance("gguf", Quant::F16)).unwrap_err();
         assert!(
             err.contains("top-1 31/32 < 99%") && err.contains("max rel"),
             "{err}"
@@ -737,7 +806,7 @@ mod tests {
     }
 
     #[test]
-    fn gguf_is_synthesized_and_unknown_formats_are_none() {
+    fn gguf_and_genai_folders_are_synthesized_and_unknown_formats_are_none() {
         let dir = tempfile::tempdir().unwrap();
         let catalog = Catalog::builtin();
         let spec = catalog.model("llama3-8b-tiny").unwrap();
@@ -745,7 +814,24 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(path.starts_with(dir.path()) && path.is_file());
-        assert!(model_file("onnx-genai", spec, Quant::Q8_0, 3, dir.path())
+        // The GenAI counterpart of q8_0: an int8 folder.
+        let folder = model_file("onnx-genai", spec, Quant::Q8_0, 3, dir.path())
+            .unwrap()
+            .unwrap();
+        assert!(
+            folder.join("genai_config.json").is_file(),
+            "{}",
+            folder.display()
+        );
+        assert_eq!(
+            edgebench_scenarios::onnx::inspect(&folder).unwrap().quant,
+            "int8"
+        );
+        assert_eq!(quant_for_format("onnx-genai", Quant::Q4KM), Some("int4"));
+        assert!(model_file("onnx-genai", spec, Quant::Q5KM, 3, dir.path())
+            .unwrap()
+            .is_none());
+        assert!(model_file("tflite", spec, Quant::Q8_0, 3, dir.path())
             .unwrap()
             .is_none());
     }
@@ -767,7 +853,14 @@ mod tests {
             reference,
             vs_reference: (!reference).then_some(c),
             vs_f32: Some(c),
-            tolerance: None,
+            tolerance: (!reference).then(|| {
+                let format = if target.contains('(') {
+                    "onnx-genai"
+                } else {
+                    "gguf"
+                };
+                tolerance(format, Quant::parse(quant).unwrap())
+            }),
             verdict: verdict.into(),
         };
         let rows = vec![
@@ -775,6 +868,7 @@ mod tests {
             row("f16", "llamacpp", false, "ok"),
             row("q8_0", "candle", true, "reference"),
             row("q8_0", "llamacpp", false, "FAIL: top-1 1/2 < 90%"),
+            row("q8_0", "onnxruntime (int8)", false, "ok"),
         ];
         let text = render(&rows, 16, 32, 1);
         let lines: Vec<&str> = text.lines().collect();
@@ -792,13 +886,14 @@ mod tests {
         );
         assert_eq!(
             text.matches(
-                "Tolerances: f16: max rel ≤ 0.005, top-1 ≥ 99%; q8_0: max rel ≤ 0.03, top-1 ≥ 90%"
+                "Tolerances: f16: max rel ≤ 0.005, top-1 ≥ 99%; q8_0: max rel ≤ 0.03, top-1 ≥ \
+                 90%; q8_0 → int8: max rel ≤ 0.12, top-1 ≥ 75%"
             )
             .count(),
             1,
             "{text}"
         );
-        assert!(text.contains("1 of 4 rows outside tolerance"), "{text}");
+        assert!(text.contains("1 of 5 rows outside tolerance"), "{text}");
         assert_eq!(rows.iter().filter(|r| r.failed()).count(), 1);
     }
 }
