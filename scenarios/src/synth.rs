@@ -44,7 +44,7 @@ use std::time::Instant;
 
 /// Version of the weight generator and file layout. Bump it whenever the bytes written for a
 /// given (spec, quant, seed) change, so caches never reuse an old file.
-pub const GENERATOR_VERSION: u32 = 3;
+pub const GENERATOR_VERSION: u32 = 4;
 
 /// `general.alignment` of the files written (candle's writer pads to 32 bytes).
 pub const ALIGNMENT: u64 = 32;
