@@ -79,6 +79,10 @@ pub struct RunArgs {
     /// llama.cpp layers on the GPU (llama-bench -ngl): a number or all [default: all]
     #[arg(long = "n-gpu-layers", value_parser = sweep::words, allow_negative_numbers = true, help_heading = "llama.cpp options (swept like -t)")]
     pub n_gpu_layers: Vec<sweep::Words>,
+    /// ONNX Runtime execution provider: cpu, cuda, coreml (where the loaded library has it)
+    /// [default: cpu; the coreml target: coreml]
+    #[arg(long = "ep", value_parser = sweep::words, help_heading = "ONNX Runtime options (swept like -t)")]
+    pub ep: Vec<sweep::Words>,
     /// Run exactly N repetitions per test (turns adaptive stopping off)
     #[arg(short = 'r', long)]
     pub repetitions: Option<usize>,
@@ -220,6 +224,13 @@ impl RunArgs {
                 &self.n_gpu_layers,
                 &|v| v == "all" || v == "-1" || v.parse::<u32>().is_ok(),
                 "a number of layers or all",
+            )?,
+            one_of(
+                "--ep",
+                "ep",
+                &self.ep,
+                &|v| ["cpu", "cuda", "coreml"].contains(&v),
+                "cpu, cuda or coreml",
             )?,
         ];
         Ok(dims.into_iter().filter(|(_, v)| !v.is_empty()).collect())

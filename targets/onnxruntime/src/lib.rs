@@ -149,6 +149,8 @@ impl Target for OnnxRuntimeTarget {
             extra.insert("session_providers".into(), s.providers.clone());
             extra.insert("kv_cache".into(), s.kv.clone());
         }
+        // Options `edgebench run` passes to this target (`--ep`).
+        extra.insert("load_options".into(), "ep".into());
         extra.insert(
             "loop".into(),
             "IoBinding, RunWithBinding; KV buffers bound once (shared past/present) or \
