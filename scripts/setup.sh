@@ -35,9 +35,11 @@ fi
 
 # --- System packages -------------------------------------------------------------------------
 # A C toolchain for the crates that build C (and, for the llama.cpp/whisper.cpp targets,
-# cmake and libclang). Debian/Ubuntu package names.
+# cmake, libclang for bindgen, and ccache, which ggml's cmake uses when present: cargo rebuilds
+# llama.cpp from scratch whenever its build script's hash changes, e.g. between `cargo build`
+# and `cargo test`, and ccache turns that second compile into cache hits). Debian/Ubuntu names.
 need_pkgs=()
-want_pkgs=(gcc g++ pkg-config cmake libclang-dev)
+want_pkgs=(gcc g++ pkg-config cmake libclang-dev ccache)
 # Chromium only when asked: it is big, and the browser test skips (saying so) without it.
 if [ "$with_chromium" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   want_pkgs+=(chromium)
@@ -53,9 +55,51 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   else
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     say "installing ${need_pkgs[*]}"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+    # Wait for another apt run (an unattended upgrade…) instead of failing on its lock.
+    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+      "${need_pkgs[@]}" >/dev/null
   fi
+fi
+
+# --- ONNX Runtime ------------------------------------------------------------------------------
+# The onnxruntime target loads the official shared library at run time: the one in the PyPI
+# `onnxruntime` wheel, at the version its `ort` crate targets (keep in step with ORT_VERSION in
+# targets/onnxruntime/src/runtime.rs). ORT_DYLIB_PATH=/path/to/libonnxruntime.so overrides it.
+ORT_VERSION=1.31.1
+ort_dir="${EDGEBENCH_ORT_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/edgebench/onnxruntime/$ORT_VERSION}"
+if compgen -G "$ort_dir/libonnxruntime*" >/dev/null; then
+  :
+elif [ -n "${ORT_DYLIB_PATH:-}" ]; then
+  say "ONNX Runtime: using ORT_DYLIB_PATH=$ORT_DYLIB_PATH"
+elif ! python3 -m pip --version >/dev/null 2>&1; then
+  say "ONNX Runtime not installed: needs python3 with pip (or set ORT_DYLIB_PATH); the onnxruntime target will say so"
+else
+  say "installing ONNX Runtime $ORT_VERSION (official library from the PyPI onnxruntime wheel) into $ort_dir"
+  ort_tmp="$(mktemp -d)"
+  # The wheel for this Python, else the one for CPython 3.12 (the library inside is the same).
+  if python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$ort_tmp" "onnxruntime==$ORT_VERSION" \
+    || python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 -d "$ort_tmp" "onnxruntime==$ORT_VERSION"; then
+    python3 - "$ort_tmp" "$ort_dir" <<'PY'
+import pathlib, shutil, sys, zipfile
+tmp, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+wheel = next(tmp.glob("onnxruntime-*.whl"))
+part = dest.with_name(dest.name + ".partial")
+shutil.rmtree(part, ignore_errors=True)
+part.mkdir(parents=True)
+with zipfile.ZipFile(wheel) as z:
+    libs = [n for n in z.namelist() if n.startswith("onnxruntime/capi/libonnxruntime")]
+    for n in libs:
+        (part / pathlib.Path(n).name).write_bytes(z.read(n))
+if not any("providers" not in n for n in libs):
+    sys.exit(f"{wheel.name} holds no libonnxruntime")
+shutil.rmtree(dest, ignore_errors=True)
+part.rename(dest)
+PY
+  else
+    say "could not download onnxruntime==$ORT_VERSION from PyPI; the onnxruntime target will say so (or set ORT_DYLIB_PATH)"
+  fi
+  rm -rf "$ort_tmp"
 fi
 
 # --- Build -------------------------------------------------------------------------------------

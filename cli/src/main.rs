@@ -10,6 +10,7 @@ mod memfit;
 mod plan;
 mod profile;
 mod progress;
+mod sweep;
 mod targets;
 mod whisper;
 
@@ -37,16 +38,18 @@ const LONG_VERSION: &str = concat!(
         speed, time to first token, latency, memory, power and temperature, and writes every \
         repetition to a JSONL results file as it happens.\n\n\
         No downloads: models of the exact published shapes are synthesized with seeded \
-        weights (speed does not depend on weight values). Point --model at a real GGUF to \
-        measure your own file.",
+        weights (speed does not depend on weight values), as GGUF files and as ONNX Runtime GenAI \
+        folders. Point --model at a real GGUF or GenAI folder to measure your own model.",
     after_help = "Examples:\n  \
         edgebench run                         quick suite on this machine\n  \
         edgebench run --suite standard        every standard scenario that fits in memory\n  \
         edgebench run --scenario llama3-8b --quant q4_k_m -p 512 -n 128 -r 5\n  \
         edgebench run --model my.gguf         your own GGUF file\n  \
+        edgebench run --model phi3-int4/      your own ONNX Runtime GenAI folder\n  \
         edgebench list scenarios              what can be run\n  \
         edgebench report results/ --html report.html\n  \
         edgebench compare base.jsonl new.jsonl  exit 1 on a significant regression\n  \
+        edgebench check                       do all targets compute the same function?\n  \
         edgebench models synth phi3-mini --quant q4_k_m"
 )]
 struct Cli {
@@ -70,10 +73,12 @@ enum Command {
     Compare(commands::compare::CompareArgs),
     /// Check that the speech targets compute the same Whisper (encoder outputs, logits).
     CheckWhisper(commands::check_whisper::CheckWhisperArgs),
+    /// Check that every built target computes the same model (logits and greedy tokens).
+    Check(commands::check::CheckArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(sweep::llama_bench_aliases(std::env::args_os())) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -92,6 +97,7 @@ fn main() -> ExitCode {
         Command::Report(args) => commands::report::run(args),
         Command::Compare(args) => commands::compare::run(args),
         Command::CheckWhisper(args) => commands::check_whisper::run(args),
+        Command::Check(args) => commands::check::run(args),
     };
     match outcome {
         Ok(code) => code,

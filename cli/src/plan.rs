@@ -3,8 +3,12 @@
 //! nothing is written, so `--dry-run` can print the plan.
 
 use crate::gguf::GgufSummary;
+use crate::sweep;
 use crate::targets::{supports, FoundTarget, MissingTarget};
+use edgebench_harness::target::TargetInfo;
+use edgebench_scenarios::onnx::{FolderSummary, OnnxQuant};
 use edgebench_scenarios::{Catalog, ModelSpec, Quant, WorkloadSpec};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -21,13 +25,26 @@ pub enum ModelSource {
     File { path: PathBuf, summary: GgufSummary },
     /// A Whisper model (see [`crate::whisper`]).
     Whisper(Box<crate::whisper::WhisperSource>),
+    /// A synthetic ONNX Runtime GenAI folder, synthesized into the cache like a GGUF.
+    SyntheticOnnx {
+        spec: ModelSpec,
+        quant: OnnxQuant,
+        seed: u64,
+    },
+    /// The user's own ONNX Runtime GenAI folder.
+    Folder {
+        path: PathBuf,
+        summary: Box<FolderSummary>,
+    },
 }
 
 impl ModelSource {
     pub fn model_name(&self) -> String {
         match self {
-            ModelSource::Synthetic { spec, .. } => spec.name.clone(),
-            ModelSource::File { path, .. } => path
+            ModelSource::Synthetic { spec, .. } | ModelSource::SyntheticOnnx { spec, .. } => {
+                spec.name.clone()
+            }
+            ModelSource::File { path, .. } | ModelSource::Folder { path, .. } => path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
@@ -37,15 +54,28 @@ impl ModelSource {
     pub fn quant_name(&self) -> String {
         match self {
             ModelSource::Synthetic { quant, .. } => quant.name().to_string(),
+            ModelSource::SyntheticOnnx { quant, .. } => quant.name().to_string(),
             ModelSource::File { summary, .. } => summary.quant.clone(),
             ModelSource::Whisper(w) => w.quant_name(),
+            ModelSource::Folder { summary, .. } => summary.quant.clone(),
         }
     }
     pub fn architecture(&self) -> String {
         match self {
-            ModelSource::Synthetic { spec, .. } => spec.arch.gguf_name().to_string(),
+            ModelSource::Synthetic { spec, .. } | ModelSource::SyntheticOnnx { spec, .. } => {
+                spec.arch.gguf_name().to_string()
+            }
             ModelSource::File { summary, .. } => summary.architecture.clone(),
             ModelSource::Whisper(_) => "whisper".into(),
+            ModelSource::Folder { summary, .. } => summary.genai.model_type.clone(),
+        }
+    }
+    /// The format a target must read (`TargetInfo::formats`).
+    pub fn format(&self) -> &'static str {
+        match self {
+            ModelSource::Synthetic { .. } | ModelSource::File { .. } => "gguf",
+            ModelSource::SyntheticOnnx { .. } | ModelSource::Folder { .. } => "onnx-genai",
+            ModelSource::Whisper(w) => w.format().map_or("whisper", |f| f.name()),
         }
     }
     /// Size of the model file (planned, for synthetic models not yet written).
@@ -54,10 +84,83 @@ impl ModelSource {
             ModelSource::Synthetic { spec, quant, .. } => {
                 edgebench_scenarios::synth::planned_file_bytes(spec, *quant)
             }
+            ModelSource::SyntheticOnnx { spec, quant, seed } => {
+                edgebench_scenarios::onnx::planned_folder_bytes(spec, *quant, *seed)
+            }
             ModelSource::File { summary, .. } => summary.file_bytes,
             ModelSource::Whisper(w) => w.file_bytes(),
+            ModelSource::Folder { summary, .. } => summary.file_bytes,
         }
     }
+
+    /// This model in a format `formats` lists: a synthetic model is made in whichever format
+    /// the target reads (a GGUF quantization becomes its ONNX Runtime GenAI counterpart, e.g.
+    /// q4_k_m → int4); a user's file stays as it is. `Err` says why the target cannot run it.
+    pub fn for_formats(&self, target: &str, formats: &[String]) -> Result<ModelSource, String> {
+        let reads = |f: &str| formats.iter().any(|x| x == f);
+        match self {
+            ModelSource::Synthetic { spec, quant, seed }
+                if !reads("gguf") && reads("onnx-genai") =>
+            {
+                match OnnxQuant::counterpart_of(*quant) {
+                    Some(q) => Ok(ModelSource::SyntheticOnnx {
+                        spec: spec.clone(),
+                        quant: q,
+                        seed: *seed,
+                    }),
+                    None => Err(format!(
+                        "{target} reads ONNX Runtime GenAI folders, which have no counterpart of \
+                         {quant} (they come in {})",
+                        OnnxQuant::ALL.map(|q| q.name()).join(", ")
+                    )),
+                }
+            }
+            other => Ok(other.clone()),
+        }
+    }
+}
+
+/// A quantization the user named: a GGUF one (`q4_k_m`) or an ONNX Runtime GenAI precision
+/// (`int4`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SynthQuant {
+    Gguf(Quant),
+    Onnx(OnnxQuant),
+}
+
+impl SynthQuant {
+    pub fn parse(s: &str) -> anyhow::Result<SynthQuant> {
+        if let Some(q) = OnnxQuant::parse(s) {
+            return Ok(SynthQuant::Onnx(q));
+        }
+        Quant::parse(s).map(SynthQuant::Gguf).map_err(|_| {
+            anyhow::anyhow!(
+                "unknown quantization '{s}' (GGUF: {}; ONNX Runtime GenAI: {})",
+                Quant::ALL.map(|q| q.name()).join(", "),
+                OnnxQuant::ALL.map(|q| q.name()).join(", ")
+            )
+        })
+    }
+}
+
+/// The user's model at `path`: an ONNX Runtime GenAI folder (or its genai_config.json), else a
+/// GGUF file. A bad one is a one-line error naming the file at fault.
+pub fn inspect_model(path: &std::path::Path) -> anyhow::Result<ModelSource> {
+    let genai = path.is_dir()
+        || path
+            .file_name()
+            .is_some_and(|n| n == edgebench_scenarios::onnx::genai_config::CONFIG_FILE);
+    if genai {
+        let summary = edgebench_scenarios::onnx::inspect(path)?;
+        return Ok(ModelSource::Folder {
+            path: summary.genai.folder.clone(),
+            summary: Box::new(summary),
+        });
+    }
+    Ok(ModelSource::File {
+        path: path.to_path_buf(),
+        summary: crate::gguf::inspect(path)?,
+    })
 }
 
 /// One model on one target with one thread count, and the workloads to run on it.
@@ -67,6 +170,8 @@ pub struct PlannedJob {
     pub target: String,
     pub worker: Option<PathBuf>,
     pub threads: usize,
+    /// Backend options of this job (one combination of a sweep), only those the target reads.
+    pub options: BTreeMap<String, String>,
     pub workloads: Vec<WorkloadSpec>,
     /// Estimated resident memory while running: weights + KV cache + what the backend adds
     /// + runtime (see `crate::memfit`).
@@ -92,6 +197,8 @@ pub struct Selection {
     pub targets: Vec<String>,
     pub threads: Vec<usize>,
     pub workloads: Vec<WorkloadSpec>,
+    /// Every combination of the swept backend options (one empty map when none was given).
+    pub options: Vec<BTreeMap<String, String>>,
     pub ram_bytes: u64,
     pub force: bool,
 }
@@ -104,7 +211,18 @@ pub fn resolve(
     let mut jobs = Vec::new();
     for model in &sel.models {
         for target in &sel.targets {
-            for &threads in &sel.threads {
+            let found_target = found.iter().find(|f| f.name == target);
+            let combos = sweep::for_target(
+                &sel.options,
+                &found_target
+                    .map(|f| load_options(&f.info))
+                    .unwrap_or_default(),
+            );
+            for (&threads, options) in sel
+                .threads
+                .iter()
+                .flat_map(|t| combos.iter().map(move |o| (t, o)))
+            {
                 let context = sel
                     .workloads
                     .iter()
@@ -112,21 +230,29 @@ pub fn resolve(
                     .max()
                     .unwrap_or(0)
                     + 1;
-                let estimate = crate::memfit::estimate(model, target, context);
-                let memory_estimate_bytes = estimate.total();
-                let found_target = found.iter().find(|f| f.name == target);
-                let mut skip = match found_target {
-                    None => Some(
-                        missing
-                            .iter()
-                            .find(|m| m.name == target)
-                            .map(|m| format!("target {target} is not available: {}", m.reason))
-                            .unwrap_or_else(|| format!("unknown target {target}")),
+                let (model, mut skip) = match found_target {
+                    None => (
+                        model.clone(),
+                        Some(
+                            missing
+                                .iter()
+                                .find(|m| m.name == target)
+                                .map(|m| format!("target {target} is not available: {}", m.reason))
+                                .unwrap_or_else(|| format!("unknown target {target}")),
+                        ),
                     ),
-                    Some(f) => {
-                        supports(&f.info, "gguf", &model.architecture(), &model.quant_name()).err()
-                    }
+                    Some(f) => match model.for_formats(target, &f.info.formats) {
+                        Ok(m) => {
+                            let skip =
+                                supports(&f.info, m.format(), &m.architecture(), &m.quant_name())
+                                    .err();
+                            (m, skip)
+                        }
+                        Err(reason) => (model.clone(), Some(reason)),
+                    },
                 };
+                let estimate = crate::memfit::estimate(&model, target, context);
+                let memory_estimate_bytes = estimate.total();
                 if skip.is_none() && !sel.force && memory_estimate_bytes > sel.ram_bytes {
                     skip = Some(format!(
                         "needs about {} of memory ({}), this device has {}: pick a smaller \
@@ -137,10 +263,11 @@ pub fn resolve(
                     ));
                 }
                 jobs.push(PlannedJob {
-                    model: model.clone(),
+                    model,
                     target: target.clone(),
                     worker: found_target.map(|f| f.worker.clone()),
                     threads,
+                    options: options.clone(),
                     workloads: sel.workloads.clone(),
                     memory_estimate_bytes,
                     skip,
@@ -149,6 +276,19 @@ pub fn resolve(
         }
     }
     jobs
+}
+
+/// The load options a target reads, as it lists them in `extra["load_options"]`.
+pub fn load_options(info: &TargetInfo) -> Vec<&str> {
+    info.extra
+        .get("load_options")
+        .map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub fn gib(bytes: u64) -> String {
@@ -165,6 +305,11 @@ pub fn describe(jobs: &[PlannedJob]) -> String {
                 j.model.model_name(),
                 quant
             ),
+            ModelSource::SyntheticOnnx { quant, seed, .. } => format!(
+                "{} {} (synthetic ONNX Runtime GenAI folder, seed {seed})",
+                j.model.model_name(),
+                quant
+            ),
             ModelSource::File { path, summary } => format!(
                 "{} {} ({}, {:.2}B parameters)",
                 path.display(),
@@ -173,11 +318,26 @@ pub fn describe(jobs: &[PlannedJob]) -> String {
                 summary.parameters as f64 / 1e9
             ),
             ModelSource::Whisper(w) => w.describe(),
+            ModelSource::Folder { path, summary } => format!(
+                "{} {} ({} GenAI folder{})",
+                path.display(),
+                summary.quant,
+                summary.genai.model_type,
+                summary
+                    .parameters
+                    .map(|p| format!(", {:.2}B parameters", p as f64 / 1e9))
+                    .unwrap_or_default()
+            ),
         };
         let workloads: Vec<&str> = j.workloads.iter().map(|w| w.name.as_str()).collect();
+        let options = if j.options.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", sweep::describe(&j.options))
+        };
         let _ = write!(
             out,
-            "  {what} on {} with {} thread{}: {} [{} file, ~{} in memory]",
+            "  {what} on {}{options} with {} thread{}: {} [{} file, ~{} in memory]",
             j.target,
             j.threads,
             if j.threads == 1 { "" } else { "s" },

@@ -23,6 +23,21 @@ pub const KNOWN: &[KnownTarget] = &[
         build_hint: "cargo build --release -p edgebench-candle",
     },
     KnownTarget {
+        name: "llamacpp",
+        summary: "llama.cpp (C++, via llama-cpp-2): GGUF LLMs, measured as llama-bench does",
+        build_hint: "cargo build --release -p edgebench-llamacpp (needs cmake and libclang-dev)",
+    },
+    KnownTarget {
+        name: "onnxruntime",
+        summary: "ONNX Runtime (official library): GenAI model folders on CPU, CUDA if the library has it",
+        build_hint: "cargo build --release -p edgebench-onnxruntime",
+    },
+    KnownTarget {
+        name: "coreml",
+        summary: "Core ML through ONNX Runtime's CoreML execution provider (macOS)",
+        build_hint: "cargo build --release -p edgebench-onnxruntime",
+    },
+    KnownTarget {
         name: "whispercpp",
         summary: "whisper.cpp (C/C++, ggml): Whisper ggml-*.bin models on CPU",
         build_hint: "cargo build --release -p edgebench-whispercpp",

@@ -448,6 +448,7 @@ pub fn resolve(
                     target: target.clone(),
                     worker: found_target.map(|f| f.worker.clone()),
                     threads: t,
+                    options: Default::default(),
                     workloads: workloads.clone(),
                     memory_estimate_bytes,
                     skip: skip.clone(),

@@ -100,6 +100,8 @@ fn run_tiny_model_prints_table_and_writes_every_repetition() {
     let out = edgebench()
         .args([
             "run",
+            "--target",
+            "candle",
             "--scenario",
             "llama3-8b-tiny",
             "--quant",
@@ -231,7 +233,7 @@ fn wrong_architecture_is_skipped_with_the_reason() {
 
     let results = dir.path().join("r.jsonl");
     let out = edgebench()
-        .args(["run", "-p", "8", "-r", "1", "--model"])
+        .args(["run", "--target", "candle", "-p", "8", "-r", "1", "--model"])
         .arg(&wrong)
         .arg("--results")
         .arg(&results)
@@ -302,6 +304,8 @@ fn killed_worker_is_a_failed_test_and_the_run_goes_on() {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("edgebench"))
         .args([
             "run",
+            "--target",
+            "candle",
             "--scenario",
             "phi3-mini-tiny",
             "--quant",
@@ -402,6 +406,8 @@ fn ctrl_c_leaves_a_valid_results_file() {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("edgebench"))
         .args([
             "run",
+            "--target",
+            "candle",
             "--scenario",
             "llama3-8b-tiny",
             "--quant",
@@ -578,4 +584,150 @@ fn report_exports_llama_bench_json() {
         .success()
         .stdout(predicate::str::contains("\"samples_ns\""))
         .stdout(predicate::str::contains("\"avg_ts\""));
+}
+
+/// A GenAI folder given with --model runs on ONNX Runtime; GGUF-only targets skip it with the
+/// reason; the record says which execution provider ran the nodes.
+#[test]
+fn genai_folder_runs_on_onnxruntime() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = synth(&dir.path().join("models"), "llama3-8b-tiny", "int4");
+    assert!(
+        folder.join("genai_config.json").is_file(),
+        "{}",
+        folder.display()
+    );
+    let results = dir.path().join("r.jsonl");
+    let out = edgebench()
+        .args(["run", "-p", "8", "-n", "4", "-r", "1", "-t", "1", "--model"])
+        .arg(&folder)
+        .arg("--results")
+        .arg(&results)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tests = test_records(&results);
+    let ort: Vec<_> = tests
+        .iter()
+        .filter(|t| t.target.name == "onnxruntime")
+        .collect();
+    assert_eq!(ort.len(), 2, "{tests:#?}");
+    for t in ort {
+        assert_eq!(t.status, Status::Ok, "{t:?}");
+        assert_eq!(t.scenario.quant, "int4");
+        assert!(t.scenario.synthetic);
+        assert!(
+            t.target.extra["session_providers"].contains("CPUExecutionProvider"),
+            "{:?}",
+            t.target.extra
+        );
+    }
+    for t in tests.iter().filter(|t| t.target.name == "candle") {
+        match &t.status {
+            Status::Skipped { reason } => assert!(reason.contains("onnx-genai"), "{reason}"),
+            other => panic!("candle should skip a GenAI folder, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn bad_genai_folders_get_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty-folder");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = edgebench()
+        .args(["run", "--model"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "empty-folder: not an ONNX Runtime GenAI model folder");
+
+    let folder = synth(&dir.path().join("models"), "phi3-mini-tiny", "fp16");
+    let model = folder.join("model.onnx");
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
+    let out = edgebench()
+        .args(["run", "--model"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "model.onnx: not a readable ONNX model");
+}
+
+#[test]
+fn list_quants_names_each_format() {
+    edgebench()
+        .args(["list", "quants"])
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match(r"q4_k_m +gguf +15 .* int4").unwrap())
+        .stdout(predicate::str::is_match(r"int4 +onnx-genai").unwrap());
+}
+
+#[cfg(not(target_os = "macos"))]
+#[test]
+fn list_targets_says_coreml_needs_macos() {
+    edgebench()
+        .args(["list", "targets"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "coreml       not available: needs macOS",
+        ))
+        .stdout(predicate::str::contains("onnxruntime  ONNX Runtime"));
+}
+
+/// `edgebench check` runs ONNX Runtime on the GenAI counterpart of each quantization, written
+/// from the same seed: fp32 agrees with candle's F32 GGUF to rounding, and every row is within
+/// its documented tolerance.
+#[test]
+fn check_includes_onnxruntime() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = edgebench()
+        .args([
+            "check",
+            "--target",
+            "onnxruntime",
+            "-s",
+            "llama3-8b-tiny,gemma-2b-tiny",
+        ])
+        .args([
+            "-q",
+            "f32,f16,q4_k_m",
+            "-n",
+            "16",
+            "-t",
+            "2",
+            "--output",
+            "json",
+        ])
+        .arg("--models-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    assert_eq!(rows.len(), 2 * 3 * 2, "{stdout}");
+    let ort: Vec<&serde_json::Value> = rows
+        .iter()
+        .filter(|r| r["target"].as_str().unwrap().starts_with("onnxruntime ("))
+        .collect();
+    assert_eq!(ort.len(), 6, "{stdout}");
+    for row in ort {
+        let what = format!("{} {} {}", row["model"], row["quant"], row["target"]);
+        assert_eq!(row["verdict"], "ok", "{what}: {row}");
+        if row["quant"] == "f32" {
+            assert_eq!(row["target"], "onnxruntime (fp32)");
+            let c = &row["vs_reference"];
+            assert_eq!(c["top1_agree"], 16, "{what}: {c}");
+            assert!(c["max_rel"].as_f64().unwrap() < 1e-4, "{what}: {c}");
+        }
+    }
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
 }

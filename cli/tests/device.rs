@@ -130,6 +130,8 @@ fn a_throttling_pi5_flags_every_repetition() {
         edgebench()
             .args([
                 "run",
+                "--target",
+                "candle",
                 "--scenario",
                 "llama3-8b-tiny",
                 "--quant",
@@ -186,6 +188,8 @@ fn soak_records_the_rate_per_window() {
         edgebench()
             .args([
                 "run",
+                "--target",
+                "candle",
                 "--scenario",
                 "llama3-8b-tiny",
                 "--quant",
@@ -254,6 +258,8 @@ fn a_model_too_large_for_the_device_is_refused_with_the_reason() {
         let mut cmd = edgebench();
         cmd.args([
             "run",
+            "--target",
+            "candle",
             "--scenario",
             "phi3-mini",
             "--quant",

@@ -223,13 +223,21 @@ impl Runner<'_> {
                 load_s,
                 model,
                 peak_rss_bytes,
-            }) => Ok(Loaded {
-                client,
-                info,
-                model,
-                load_s,
-                peak_rss_bytes,
-            }),
+            }) => {
+                // Asked again: with a model loaded, a target can tell what the session really
+                // uses (e.g. which execution provider ran the nodes).
+                let info = match client.request(&Request::Info, Duration::from_secs(60), |_| {}) {
+                    Ok(Response::Info(after)) => after,
+                    _ => info,
+                };
+                Ok(Loaded {
+                    client,
+                    info,
+                    model,
+                    load_s,
+                    peak_rss_bytes,
+                })
+            }
             Ok(other) => Err((
                 Some(Box::new(info)),
                 format!("worker answered {other:?} to load"),
@@ -245,14 +253,13 @@ impl Runner<'_> {
         info: &TargetInfo,
         loaded: Option<&Loaded>,
     ) -> TestRecord {
-        let test_id = format!(
-            "{}/{}/{}/{}/{}/t{}",
-            self.config.run_id,
-            test.scenario.model,
-            test.scenario.quant,
-            test.scenario.workload,
-            job.target,
-            job.parameters.threads
+        let test_id = test_id(
+            &self.config.run_id,
+            &test.scenario.model,
+            &test.scenario.quant,
+            &test.scenario.workload,
+            &job.target,
+            &job.parameters,
         );
         let mut info = info.clone();
         info.extra
@@ -453,6 +460,32 @@ impl Runner<'_> {
     }
 }
 
+/// The id of a test: `run/model/quant/workload/target/t<threads>`, then the backend options
+/// when there are any (`/batch=256,ubatch=128`), so every combination of a sweep has its own.
+pub fn test_id(
+    run_id: &str,
+    model: &str,
+    quant: &str,
+    workload: &str,
+    target: &str,
+    parameters: &Parameters,
+) -> String {
+    let mut id = format!(
+        "{run_id}/{model}/{quant}/{workload}/{target}/t{}",
+        parameters.threads
+    );
+    if !parameters.options.is_empty() {
+        let options: Vec<String> = parameters
+            .options
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        id.push('/');
+        id.push_str(&options.join(","));
+    }
+    id
+}
+
 fn run_once(
     client: &mut WorkerClient,
     test: &TestSpec,
@@ -599,6 +632,24 @@ mod tests {
         assert!((m[metric::TG_TPS] - 4.0 / 0.5).abs() < 1e-12);
         assert!((m[metric::ITL_P50_S] - 0.1).abs() < 1e-12);
         assert!(m[metric::ITL_P99_S] > 0.19);
+    }
+
+    #[test]
+    fn test_ids_tell_sweep_combinations_apart() {
+        let mut p = Parameters {
+            threads: 2,
+            options: Default::default(),
+        };
+        assert_eq!(
+            test_id("r", "llama3-8b", "q4_k_m", "pp512", "llamacpp", &p),
+            "r/llama3-8b/q4_k_m/pp512/llamacpp/t2"
+        );
+        p.options.insert("ubatch".into(), "128".into());
+        p.options.insert("batch".into(), "256".into());
+        assert_eq!(
+            test_id("r", "llama3-8b", "q4_k_m", "pp512", "llamacpp", &p),
+            "r/llama3-8b/q4_k_m/pp512/llamacpp/t2/batch=256,ubatch=128"
+        );
     }
 
     #[test]

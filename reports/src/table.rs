@@ -210,6 +210,8 @@ pub enum Column {
     Params,
     Target,
     Threads,
+    /// Backend options of a sweep (`batch=256 ubatch=128`); only shown when a test has some.
+    Options,
     Test,
     /// Median t/s ± half-width of the 95% CI.
     Tps,
@@ -233,7 +235,7 @@ pub enum Column {
 
 impl Column {
     /// Every column, in table order.
-    pub const ALL: [Column; 17] = [
+    pub const ALL: [Column; 18] = [
         Column::Device,
         Column::Model,
         Column::Quant,
@@ -241,6 +243,7 @@ impl Column {
         Column::Params,
         Column::Target,
         Column::Threads,
+        Column::Options,
         Column::Test,
         Column::Tps,
         Column::Rtf,
@@ -263,6 +266,7 @@ impl Column {
             Column::Params => ("params", "B"),
             Column::Target => ("target", ""),
             Column::Threads => ("threads", ""),
+            Column::Options => ("options", ""),
             Column::Test => ("test", ""),
             Column::Tps => ("t/s", ""),
             Column::Rtf => ("RTF", "×RT"),
@@ -382,6 +386,14 @@ impl<'a> Table<'a> {
             Column::Threads => Some(t.parameters.threads)
                 .filter(|&n| n > 0)
                 .map(|n| n.to_string()),
+            Column::Options => Some(
+                t.parameters
+                    .options
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
             Column::Test => Some(row.label()),
             Column::Tps => row.tps().map(format_tps),
             Column::Rtf => row

@@ -44,7 +44,7 @@ use std::time::Instant;
 
 /// Version of the weight generator and file layout. Bump it whenever the bytes written for a
 /// given (spec, quant, seed) change, so caches never reuse an old file.
-pub const GENERATOR_VERSION: u32 = 3;
+pub const GENERATOR_VERSION: u32 = 4;
 
 /// `general.alignment` of the files written (candle's writer pads to 32 bytes).
 pub const ALIGNMENT: u64 = 32;
@@ -322,6 +322,15 @@ fn metadata(model: &ModelSpec, quant: Quant, seed: u64) -> Vec<(String, Value)> 
         scores.push(Value::F32(-((i - first) as f32)));
         types.push(Value::I32(1));
     }
+    // llama.cpp gives Phi-3 vocabularies (recognised by "phi-3" in general.name) attributes for
+    // `<|endoftext|>` and refuses to load one without it: put it where Phi-3 has it (id 32000),
+    // or last in a smaller vocabulary.
+    if model.arch == Arch::Phi3 && n > first {
+        let id = 32000.min(n - 1);
+        tokens[id] = Value::String("<|endoftext|>".into());
+        scores[id] = Value::F32(0.0);
+        types[id] = Value::I32(3);
+    }
     tokens.truncate(n);
     scores.truncate(n);
     types.truncate(n);
@@ -489,6 +498,56 @@ impl Source {
             T::Q5K => self.quantize::<BlockQ5K>(),
             T::Q6K => self.quantize::<BlockQ6K>(),
             other => bail!("synthetic weights in {other:?} are not supported"),
+        }
+    }
+}
+
+/// The f32 weights of one tensor of a synthetic model: exactly the values the GGUF writer
+/// quantizes, so writers of other formats (ONNX) built on it give the same function.
+pub struct TensorWeights {
+    shape: Vec<usize>,
+    src: Source,
+}
+
+/// The weights of the tensor llama.cpp names `name` (`blk.0.attn_q.weight`) in `model` with
+/// `seed`, or `None` if the model has no such tensor.
+pub fn tensor_weights(model: &ModelSpec, seed: u64, name: &str) -> Option<TensorWeights> {
+    let entry = entries(model, Quant::F32)
+        .into_iter()
+        .find(|e| e.plan.name == name)?;
+    let elements = entry.plan.elements() as usize;
+    Some(TensorWeights {
+        src: source(seed, name, elements, entry.init, POOL_BLOCKS),
+        shape: entry.plan.shape,
+    })
+}
+
+impl TensorWeights {
+    /// Candle order: `[rows, cols]` (`[out_features, in_features]` for projections).
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    pub fn elements(&self) -> usize {
+        self.src.elements
+    }
+
+    /// Values `start..start + out.len()` of the row-major tensor. Panics past the end.
+    pub fn fill(&self, start: usize, out: &mut [f32]) {
+        assert!(
+            start + out.len() <= self.src.elements,
+            "weights {start}..{} of a tensor of {}",
+            start + out.len(),
+            self.src.elements
+        );
+        let (mut pos, mut done) = (start, 0);
+        while done < out.len() {
+            let (block, offset) = (pos / BLOCK, pos % BLOCK);
+            let n = (BLOCK - offset).min(out.len() - done);
+            let from = self.src.index(block) * BLOCK + offset;
+            out[done..done + n].copy_from_slice(&self.src.pool[from..from + n]);
+            pos += n;
+            done += n;
         }
     }
 }
@@ -669,7 +728,7 @@ pub fn default_models_dir() -> PathBuf {
 }
 
 /// Short hash of everything that decides a file's bytes.
-fn spec_hash(model: &ModelSpec, quant: Quant, seed: u64) -> String {
+pub(crate) fn spec_hash(model: &ModelSpec, quant: Quant, seed: u64) -> String {
     let key = format!(
         "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{:e}|{:e}|{}|{}|{}|{}",
         model.display_name,

@@ -3,6 +3,7 @@
 use crate::plan::gib;
 use crate::targets;
 use clap::{Args, ValueEnum};
+use edgebench_scenarios::onnx::OnnxQuant;
 use edgebench_scenarios::whisper::{self, WhisperFormat, WhisperQuant};
 use edgebench_scenarios::{synth, Catalog, Quant};
 use std::process::ExitCode;
@@ -116,16 +117,34 @@ pub fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
             }
         }
         ListWhat::Quants => {
-            println!("{:<8} {:>9}  llama-3-8b file", "quant", "file_type");
+            println!(
+                "{:<8} {:<10} {:>9}  {:>10}  for ONNX Runtime",
+                "quant", "format", "file_type", "llama3-8b"
+            );
             let llama = catalog.model("llama3-8b")?;
             for q in Quant::ALL {
                 println!(
-                    "{:<8} {:>9}  {}",
+                    "{:<8} {:<10} {:>9}  {:>10}  {}",
                     q.name(),
+                    "gguf",
                     q.gguf_file_type(),
-                    gib(synth::planned_file_bytes(llama, q))
+                    gib(synth::planned_file_bytes(llama, q)),
+                    OnnxQuant::counterpart_of(q).map_or("-", |o| o.name())
                 );
             }
+            for q in OnnxQuant::ALL {
+                println!(
+                    "{:<8} {:<10} {:>9}  {:>10}",
+                    q.name(),
+                    "onnx-genai",
+                    "-",
+                    gib(edgebench_scenarios::onnx::planned_folder_bytes(llama, q, 1))
+                );
+            }
+            println!(
+                "\nGGUF quantizations run on GGUF targets; targets that read ONNX Runtime GenAI \
+                 folders run the counterpart in the last column."
+            );
             println!("\nWhisper   formats (the first one a target reads is used)");
             for q in WhisperQuant::ALL {
                 let formats: Vec<&str> = q.formats().iter().map(|f| f.name()).collect();

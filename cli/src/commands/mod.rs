@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod check;
 pub mod check_whisper;
 pub mod compare;
 pub mod device;

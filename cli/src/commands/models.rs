@@ -1,10 +1,12 @@
 //! `edgebench models`: the model cache.
 
 use crate::plan::gib;
+use crate::plan::SynthQuant;
 use crate::progress::synth_bar;
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use edgebench_scenarios::{synth, Catalog, Quant};
+use edgebench_scenarios::{onnx, synth, Catalog, ModelSpec};
+use std::path::Path;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,7 +18,8 @@ pub struct ModelsArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum ModelsCommand {
-    /// Write a synthetic GGUF of a catalog model's exact shape into the model cache (for a
+    /// Write a synthetic model of a catalog model's exact shape into the model cache: a GGUF
+    /// for GGUF quantizations, an ONNX Runtime GenAI folder for fp32, fp16, int8, int4 (for a
     /// Whisper model: a ggml-*.bin and Hugging Face folders, see --format)
     Synth {
         /// Catalog model (see `edgebench list scenarios`)
@@ -25,7 +28,7 @@ pub enum ModelsCommand {
         /// format that holds the quantization]
         #[arg(long)]
         format: Option<String>,
-        /// Quantizations, comma-separated
+        /// Quantizations, comma-separated (see `edgebench list quants`)
         #[arg(long, short = 'q', value_delimiter = ',', default_value = "q4_k_m")]
         quant: Vec<String>,
         /// Seed of the weights
@@ -58,11 +61,18 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
             let spec = catalog.model(&model)?;
             let quants = quant
                 .iter()
-                .map(|q| Quant::parse(q))
+                .map(|q| SynthQuant::parse(q))
                 .collect::<Result<Vec<_>, _>>()
                 .context("--quant")?;
             let dir = crate::models_dir(&models_dir);
             for q in quants {
+                let q = match q {
+                    SynthQuant::Gguf(q) => q,
+                    SynthQuant::Onnx(q) => {
+                        synth_onnx(&dir, spec, q, seed)?;
+                        continue;
+                    }
+                };
                 let bar = synth_bar(
                     &format!("{} {q}", spec.name),
                     synth::planned_file_bytes(spec, q),
@@ -96,14 +106,27 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
             let mut files: Vec<_> = match std::fs::read_dir(&dir) {
                 Ok(it) => it
                     .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "gguf"))
+                    .filter(|p| {
+                        p.extension().is_some_and(|x| x == "gguf")
+                            || p.join(onnx::genai_config::CONFIG_FILE).is_file()
+                    })
                     .collect(),
                 Err(_) => Vec::new(),
             };
             files.sort();
             println!("{} ({} models)", dir.display(), files.len());
             for f in files {
-                let size = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
+                let size = if f.is_dir() {
+                    std::fs::read_dir(&f)
+                        .map(|it| {
+                            it.filter_map(|e| e.ok()?.metadata().ok())
+                                .map(|m| m.len())
+                                .sum()
+                        })
+                        .unwrap_or(0)
+                } else {
+                    std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0)
+                };
                 println!(
                     "  {:>10}  {}",
                     gib(size),
@@ -181,4 +204,40 @@ fn synth_whisper(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Write (or find) the synthetic ONNX Runtime GenAI folder of `spec` at `quant` in the cache.
+fn synth_onnx(
+    dir: &Path,
+    spec: &ModelSpec,
+    quant: onnx::OnnxQuant,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let bar = synth_bar(
+        &format!("{} {quant} (ONNX)", spec.name),
+        onnx::planned_folder_bytes(spec, quant, seed),
+    );
+    let cached = onnx::ensure_cached(dir, spec, quant, seed, &mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    let cached = cached?;
+    match &cached.synthesized {
+        Some(r) => println!(
+            "{}  {}  written in {:.1} s ({:.2} GB/s)  sha256 {}",
+            cached.folder.display(),
+            gib(cached.bytes),
+            r.seconds,
+            r.bytes as f64 / r.seconds.max(1e-9) / 1e9,
+            cached.sha256
+        ),
+        None => println!(
+            "{}  {}  already cached  sha256 {}",
+            cached.folder.display(),
+            gib(cached.bytes),
+            cached.sha256
+        ),
+    }
+    Ok(())
 }

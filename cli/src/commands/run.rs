@@ -1,15 +1,15 @@
 //! `edgebench run`: resolve a plan, synthesize missing models, measure, print a table.
 
-use crate::gguf;
 use crate::plan::{self, ModelSource, PlannedJob, Selection};
 use crate::profile;
 use crate::progress::{self, ProgressObserver};
+use crate::sweep;
 use crate::targets;
 use anyhow::{bail, Context};
 use clap::Args;
 use edgebench_harness::client::WorkerCommand;
 use edgebench_harness::protocol::RunSpec;
-use edgebench_harness::runner::{ModelJob, Runner, RunnerConfig, TestSpec};
+use edgebench_harness::runner::{test_id, ModelJob, Runner, RunnerConfig, TestSpec};
 use edgebench_harness::sampler::Sampler;
 use edgebench_harness::schema::{
     Parameters, Record, ScenarioRef, Status, TestRecord, SCHEMA_VERSION,
@@ -32,10 +32,13 @@ pub struct RunArgs {
     /// Catalog models to run, comma-separated (e.g. llama3-8b,phi3-mini). See `edgebench list scenarios`.
     #[arg(long, short = 's', value_delimiter = ',')]
     pub scenario: Vec<String>,
-    /// Quantizations, comma-separated: f32, f16, q8_0, q4_0, q4_k_m, q5_k_m [default with --scenario: q4_k_m]
+    /// Quantizations, comma-separated: GGUF f32, f16, q8_0, q4_0, q4_k_m, q5_k_m (ONNX Runtime
+    /// runs their GenAI counterparts: q4_k_m → int4…) or GenAI fp32, fp16, int8, int4
+    /// [default with --scenario: q4_k_m]
     #[arg(long, short = 'q', value_delimiter = ',')]
     pub quant: Vec<String>,
-    /// Your own model file (GGUF; for Whisper a ggml-*.bin or a Hugging Face folder); repeat for several.
+    /// Your own model: a GGUF file, an ONNX Runtime GenAI folder, or for Whisper a ggml-*.bin
+    /// or a Hugging Face folder; repeat for several.
     #[arg(long, short = 'm')]
     pub model: Vec<PathBuf>,
     /// 16 kHz WAV file for Whisper workloads [default: a synthetic 30 s speech-like clip]
@@ -47,18 +50,43 @@ pub struct RunArgs {
     /// Workloads by name, comma-separated (pp512, tg128, pp512+tg128, pp4096…)
     #[arg(long, short = 'w', value_delimiter = ',')]
     pub workload: Vec<String>,
-    /// Prompt-processing test of N tokens in one batch (llama-bench -p); comma list for several
-    #[arg(short = 'p', long = "n-prompt", value_delimiter = ',')]
-    pub prompt: Vec<usize>,
-    /// Generation test of N single-token decodes (llama-bench -n); comma list for several
-    #[arg(short = 'n', long = "n-gen", value_delimiter = ',')]
-    pub gen: Vec<usize>,
+    /// Prompt-processing test of N tokens in one batch (llama-bench -p); a list or range runs each (128,512 or 128-1024*2)
+    #[arg(short = 'p', long = "n-prompt", value_parser = sweep::numbers)]
+    pub prompt: Vec<sweep::Numbers>,
+    /// Generation test of N single-token decodes (llama-bench -n); a list or range runs each
+    #[arg(short = 'n', long = "n-gen", value_parser = sweep::numbers)]
+    pub gen: Vec<sweep::Numbers>,
     /// Prompt then generation in one test, as PROMPT,GEN (llama-bench -pg): gives TTFT and latency
     #[arg(long = "pg", value_parser = parse_pg)]
     pub pg: Vec<(usize, usize)>,
-    /// Compute threads; a comma list runs each [default: all cores]
-    #[arg(short = 't', long, value_delimiter = ',')]
-    pub threads: Vec<usize>,
+    /// Compute threads; a list or range runs each (1,2,4 or 1-4) [default: all cores]
+    #[arg(short = 't', long, value_parser = sweep::numbers)]
+    pub threads: Vec<sweep::Numbers>,
+    /// llama.cpp logical batch size (llama-bench -b); a list or range runs each [default: 2048]
+    #[arg(short = 'b', long = "batch-size", value_parser = sweep::numbers, help_heading = "llama.cpp options (swept like -t)")]
+    pub batch: Vec<sweep::Numbers>,
+    /// llama.cpp physical batch size (llama-bench -ub) [default: 512]
+    #[arg(long = "ubatch-size", value_parser = sweep::numbers, help_heading = "llama.cpp options (swept like -t)")]
+    pub ubatch: Vec<sweep::Numbers>,
+    /// llama.cpp context size [default: what the workloads need]
+    #[arg(long = "ctx-size", value_parser = sweep::numbers, help_heading = "llama.cpp options (swept like -t)")]
+    pub ctx: Vec<sweep::Numbers>,
+    /// llama.cpp flash attention (llama-bench -fa): 0, 1 or auto [default: auto]
+    #[arg(long = "flash-attn", value_parser = sweep::words, help_heading = "llama.cpp options (swept like -t)")]
+    pub flash_attn: Vec<sweep::Words>,
+    /// llama.cpp K cache type (llama-bench -ctk): f16, q8_0, q4_0… [default: f16]
+    #[arg(long = "cache-type-k", value_parser = sweep::words, help_heading = "llama.cpp options (swept like -t)")]
+    pub cache_type_k: Vec<sweep::Words>,
+    /// llama.cpp V cache type (llama-bench -ctv; quantized needs flash attention) [default: f16]
+    #[arg(long = "cache-type-v", value_parser = sweep::words, help_heading = "llama.cpp options (swept like -t)")]
+    pub cache_type_v: Vec<sweep::Words>,
+    /// llama.cpp layers on the GPU (llama-bench -ngl): a number or all [default: all]
+    #[arg(long = "n-gpu-layers", value_parser = sweep::words, allow_negative_numbers = true, help_heading = "llama.cpp options (swept like -t)")]
+    pub n_gpu_layers: Vec<sweep::Words>,
+    /// ONNX Runtime execution provider: cpu, cuda, coreml (where the loaded library has it)
+    /// [default: cpu; the coreml target: coreml]
+    #[arg(long = "ep", value_parser = sweep::words, help_heading = "ONNX Runtime options (swept like -t)")]
+    pub ep: Vec<sweep::Words>,
     /// Run exactly N repetitions per test (turns adaptive stopping off)
     #[arg(short = 'r', long)]
     pub repetitions: Option<usize>,
@@ -132,6 +160,87 @@ fn parse_pg(s: &str) -> Result<(usize, usize), String> {
     Ok((num(p)?, num(g)?))
 }
 
+impl RunArgs {
+    fn threads(&self) -> Vec<usize> {
+        sweep::flatten(self.threads.iter().map(|n| n.0.clone()))
+    }
+
+    /// The backend options swept, one dimension per flag given, in llama-bench's order; values
+    /// checked here so a typo is a one-line error before anything runs.
+    fn option_dimensions(&self) -> anyhow::Result<Vec<sweep::Dimension>> {
+        fn positive(
+            flag: &str,
+            key: &str,
+            lists: &[sweep::Numbers],
+        ) -> anyhow::Result<sweep::Dimension> {
+            let values = sweep::flatten(lists.iter().map(|n| n.0.clone()));
+            if values.contains(&0) {
+                bail!("{flag} must be at least 1");
+            }
+            Ok((key.into(), values.iter().map(|v| v.to_string()).collect()))
+        }
+        fn one_of(
+            flag: &str,
+            key: &str,
+            lists: &[sweep::Words],
+            ok: &dyn Fn(&str) -> bool,
+            expected: &str,
+        ) -> anyhow::Result<sweep::Dimension> {
+            let values = sweep::flatten(lists.iter().map(|w| w.0.clone()));
+            if let Some(bad) = values.iter().find(|v| !ok(&v.to_ascii_lowercase())) {
+                bail!("{flag}: '{bad}' is not {expected}");
+            }
+            Ok((key.into(), values))
+        }
+        const CACHE_TYPES: [&str; 9] = [
+            "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1",
+        ];
+        let cache = |v: &str| CACHE_TYPES.contains(&v);
+        let cache_expected = format!("a KV cache type ({})", CACHE_TYPES.join(", "));
+        let dims = vec![
+            positive("--batch-size", "batch", &self.batch)?,
+            positive("--ubatch-size", "ubatch", &self.ubatch)?,
+            positive("--ctx-size", "ctx", &self.ctx)?,
+            one_of(
+                "--flash-attn",
+                "flash_attn",
+                &self.flash_attn,
+                &|v| ["0", "1", "auto", "on", "off"].contains(&v),
+                "0, 1 or auto",
+            )?,
+            one_of(
+                "--cache-type-k",
+                "cache_type_k",
+                &self.cache_type_k,
+                &cache,
+                &cache_expected,
+            )?,
+            one_of(
+                "--cache-type-v",
+                "cache_type_v",
+                &self.cache_type_v,
+                &cache,
+                &cache_expected,
+            )?,
+            one_of(
+                "--n-gpu-layers",
+                "n_gpu_layers",
+                &self.n_gpu_layers,
+                &|v| v == "all" || v == "-1" || v.parse::<u32>().is_ok(),
+                "a number of layers or all",
+            )?,
+            one_of(
+                "--ep",
+                "ep",
+                &self.ep,
+                &|v| ["cpu", "cuda", "coreml"].contains(&v),
+                "cpu, cuda or coreml",
+            )?,
+        ];
+        Ok(dims.into_iter().filter(|(_, v)| !v.is_empty()).collect())
+    }
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // Step 1: check what was typed, without side effects.
     let exporter = edgebench_reports::exporter_for(&args.output).context("--output")?;
@@ -141,7 +250,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.repetitions == Some(0) || args.min_reps == 0 || args.max_reps < args.min_reps {
         bail!("repetitions must be at least 1 and --max-reps at least --min-reps");
     }
-    if args.threads.contains(&0) {
+    let option_dims = args.option_dimensions()?;
+    if args.threads().contains(&0) {
         bail!("--threads must be at least 1");
     }
     if args.sample_hz <= 0.0 || !args.sample_hz.is_finite() {
@@ -173,7 +283,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.quant
             .iter()
-            .map(|q| Quant::parse(q))
+            .map(|q| plan::SynthQuant::parse(q))
             .collect::<Result<Vec<_>, _>>()
             .context("--quant")?
     };
@@ -194,7 +304,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let threads = if args.threads.is_empty() {
         vec![cores]
     } else {
-        args.threads.clone()
+        args.threads()
     };
     let root = args.sys_root.clone().map(SysRoot::new).unwrap_or_default();
     let mut environment = edgebench_harness::env::detect(&root, crate::VERSION, crate::COMMIT);
@@ -228,10 +338,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             targets: target_names,
             threads,
             workloads,
+            options: sweep::combinations(&option_dims),
             ram_bytes: environment.ram_bytes,
             force: args.force,
         };
-        (suite_name, plan::resolve(&selection, &found, &missing))
+        let jobs = plan::resolve(&selection, &found, &missing);
+        for (key, _) in &option_dims {
+            let read = found.iter().any(|f| {
+                selection.targets.iter().any(|t| t == f.name)
+                    && plan::load_options(&f.info).contains(&key.as_str())
+            });
+            if !read {
+                eprintln!("note: no selected target reads the option {key}; it is ignored");
+            }
+        }
+        (suite_name, jobs)
     };
     let suite_label = suite_name
         .map(|s| format!(" (suite {s})"))
@@ -443,9 +564,18 @@ type Chosen = (
     Vec<edgebench_scenarios::WorkloadSpec>,
 );
 
-fn select_models(args: &RunArgs, catalog: &Catalog, quants: &[Quant]) -> anyhow::Result<Chosen> {
-    let from_flags =
-        plan::workloads_from_flags(catalog, &args.workload, &args.prompt, &args.gen, &args.pg)?;
+fn select_models(
+    args: &RunArgs,
+    catalog: &Catalog,
+    quants: &[plan::SynthQuant],
+) -> anyhow::Result<Chosen> {
+    let from_flags = plan::workloads_from_flags(
+        catalog,
+        &args.workload,
+        &sweep::flatten(args.prompt.iter().map(|n| n.0.clone())),
+        &sweep::flatten(args.gen.iter().map(|n| n.0.clone())),
+        &args.pg,
+    )?;
     let default_workloads = || -> anyhow::Result<Vec<_>> {
         Ok(vec![
             catalog.workload("pp512")?.clone(),
@@ -458,11 +588,7 @@ fn select_models(args: &RunArgs, catalog: &Catalog, quants: &[Quant]) -> anyhow:
         }
         let mut models = Vec::new();
         for path in &args.model {
-            let summary = gguf::inspect(path)?;
-            models.push(ModelSource::File {
-                path: path.clone(),
-                summary,
-            });
+            models.push(plan::inspect_model(path)?);
         }
         let workloads = if from_flags.is_empty() {
             default_workloads()?
@@ -498,6 +624,9 @@ fn select_models(args: &RunArgs, catalog: &Catalog, quants: &[Quant]) -> anyhow:
     };
     let quants = if quants.is_empty() {
         suite_quants
+            .into_iter()
+            .map(plan::SynthQuant::Gguf)
+            .collect()
     } else {
         quants.to_vec()
     };
@@ -510,10 +639,17 @@ fn select_models(args: &RunArgs, catalog: &Catalog, quants: &[Quant]) -> anyhow:
     for name in &names {
         let spec = catalog.model(name).context("--scenario")?;
         for &quant in &quants {
-            models.push(ModelSource::Synthetic {
-                spec: spec.clone(),
-                quant,
-                seed: args.seed,
+            models.push(match quant {
+                plan::SynthQuant::Gguf(quant) => ModelSource::Synthetic {
+                    spec: spec.clone(),
+                    quant,
+                    seed: args.seed,
+                },
+                plan::SynthQuant::Onnx(quant) => ModelSource::SyntheticOnnx {
+                    spec: spec.clone(),
+                    quant,
+                    seed: args.seed,
+                },
             });
         }
     }
@@ -540,22 +676,67 @@ fn prepare_model(
                 ..Default::default()
             },
         )),
+        ModelSource::Folder { path, summary } => Ok((
+            path.clone(),
+            ScenarioRef {
+                model: job.model.model_name(),
+                quant: summary.quant.clone(),
+                model_path: path.display().to_string(),
+                model_bytes: summary.file_bytes,
+                synthetic: summary.synthetic,
+                seed: summary.seed,
+                ..Default::default()
+            },
+        )),
+        ModelSource::SyntheticOnnx { spec, quant, .. } => {
+            let bytes = job.model.file_bytes();
+            let folder = edgebench_scenarios::onnx::cache_path(models_dir, spec, *quant, seed);
+            if !folder.exists() {
+                check_disk_space(models_dir, bytes)?;
+            }
+            let bar = progress::synth_bar(&format!("{} {} (ONNX)", spec.name, quant), bytes);
+            let cached = edgebench_scenarios::onnx::ensure_cached(
+                models_dir,
+                spec,
+                *quant,
+                seed,
+                &mut |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            );
+            bar.finish_and_clear();
+            let cached = cached.map_err(|e| Status::Failed {
+                reason: format!("cannot synthesize the model: {e:#}"),
+            })?;
+            if let Some(report) = &cached.synthesized {
+                eprintln!(
+                    "synthesized {} ({}) in {:.1} s, {:.2} GB/s",
+                    report.folder.display(),
+                    plan::gib(report.bytes),
+                    report.seconds,
+                    report.bytes as f64 / report.seconds.max(1e-9) / 1e9
+                );
+            }
+            Ok((
+                cached.folder.clone(),
+                ScenarioRef {
+                    model: spec.name.clone(),
+                    quant: quant.name().to_string(),
+                    model_path: cached.folder.display().to_string(),
+                    model_sha256: Some(cached.sha256.clone()),
+                    model_bytes: cached.bytes,
+                    synthetic: true,
+                    seed: Some(seed),
+                    ..Default::default()
+                },
+            ))
+        }
         ModelSource::Synthetic { spec, quant, .. } => {
             let bytes = job.model.file_bytes();
             let path = edgebench_scenarios::synth::cache_path(models_dir, spec, *quant, seed);
             if !path.exists() {
-                if let Some(free) = free_disk_bytes(models_dir) {
-                    if free < bytes + (1 << 30) {
-                        return Err(Status::Skipped {
-                            reason: format!(
-                                "not enough disk space in {} for the synthetic model: needs {}, {} free",
-                                models_dir.display(),
-                                plan::gib(bytes),
-                                plan::gib(free)
-                            ),
-                        });
-                    }
-                }
+                check_disk_space(models_dir, bytes)?;
             }
             let bar = progress::synth_bar(&format!("{} {}", spec.name, quant), bytes);
             let cached = edgebench_scenarios::synth::ensure_cached(
@@ -607,11 +788,11 @@ fn model_job(job: &PlannedJob, path: &Path, scenario: &ScenarioRef, seed: u64) -
             model_path: path.to_path_buf(),
             threads: job.threads,
             context: job.context(),
-            options: Default::default(),
+            options: job.options.clone(),
         },
         parameters: Parameters {
             threads: job.threads,
-            options: Default::default(),
+            options: job.options.clone(),
         },
         tests: job
             .workloads
@@ -645,14 +826,16 @@ fn not_run_records(
         .iter()
         .map(|w| TestRecord {
             schema_version: SCHEMA_VERSION,
-            test_id: format!(
-                "{}/{}/{}/{}/{}/t{}",
-                config.run_id,
-                job.model.model_name(),
-                job.model.quant_name(),
-                w.name,
-                job.target,
-                job.threads
+            test_id: test_id(
+                &config.run_id,
+                &job.model.model_name(),
+                &job.model.quant_name(),
+                &w.name,
+                &job.target,
+                &Parameters {
+                    threads: job.threads,
+                    options: job.options.clone(),
+                },
             ),
             run_id: config.run_id.clone(),
             started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -669,7 +852,8 @@ fn not_run_records(
                     ModelSource::Whisper(w) => {
                         matches!(**w, crate::whisper::WhisperSource::Synthetic { .. })
                     }
-                    ModelSource::File { .. } => false,
+                    ModelSource::SyntheticOnnx { .. } => true,
+                    ModelSource::File { .. } | ModelSource::Folder { .. } => false,
                 },
                 seed: Some(seed),
                 ..Default::default()
@@ -680,7 +864,7 @@ fn not_run_records(
             },
             parameters: Parameters {
                 threads: job.threads,
-                options: Default::default(),
+                options: job.options.clone(),
             },
             status: status.clone(),
             model: None,
@@ -694,6 +878,21 @@ fn not_run_records(
             soak: None,
         })
         .collect()
+}
+
+/// Skip the job when the model cache's disk cannot take `bytes` more (and 1 GiB to spare).
+fn check_disk_space(models_dir: &Path, bytes: u64) -> Result<(), Status> {
+    match free_disk_bytes(models_dir) {
+        Some(free) if free < bytes + (1 << 30) => Err(Status::Skipped {
+            reason: format!(
+                "not enough disk space in {} for the synthetic model: needs {}, {} free",
+                models_dir.display(),
+                plan::gib(bytes),
+                plan::gib(free)
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The workloads of a soak: the generation workloads chosen (tg128 when none was), named

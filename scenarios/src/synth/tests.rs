@@ -358,3 +358,37 @@ fn full_size_speed() {
     );
     assert_eq!(r.bytes, planned_file_bytes(&m, Quant::Q4KM));
 }
+
+/// `tensor_weights` gives exactly the values of the F32 GGUF, for every tensor of a tiny model,
+/// read at odd offsets so block boundaries are crossed.
+#[test]
+fn tensor_weights_equal_the_f32_gguf() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = model("phi3-mini-tiny");
+    let path = dir.path().join("m.gguf");
+    write_gguf_pool(&m, Quant::F32, 5, &path, &mut |_, _| {}, POOL_BLOCKS).unwrap();
+    let mut file = std::fs::File::open(&path).unwrap();
+    let content = gguf_file::Content::read(&mut file).unwrap();
+    for plan in tensor_plan(&m, Quant::F32) {
+        let stored = content
+            .tensor(&mut file, &plan.name, &Device::Cpu)
+            .unwrap()
+            .dequantize(&Device::Cpu)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let w = tensor_weights(&m, 5, &plan.name).unwrap();
+        assert_eq!(w.shape(), plan.shape.as_slice(), "{}", plan.name);
+        let mut all = vec![0.0; w.elements()];
+        w.fill(0, &mut all);
+        assert_eq!(all, stored, "{}", plan.name);
+        if w.elements() > 700 {
+            let mut part = vec![0.0; 600];
+            w.fill(77, &mut part);
+            assert_eq!(part[..], stored[77..677], "{}", plan.name);
+        }
+    }
+    assert!(tensor_weights(&m, 5, "no.such.weight").is_none());
+}

@@ -1,0 +1,111 @@
+//! Helpers shared by the llama.cpp target's tests: tiny synthetic models and GGUF rewriting.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use candle_core::quantized::gguf_file::{self, Value};
+use candle_core::quantized::QTensor;
+use candle_core::Device;
+use edgebench_harness::target::{LoadSpec, ModelInfo, Target};
+use edgebench_llamacpp::LlamaCppTarget;
+use edgebench_scenarios::{Catalog, Quant};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+pub const SEED: u64 = 7;
+pub const THREADS: usize = 2;
+pub const TINY: [&str; 4] = [
+    "llama3-8b-tiny",
+    "phi3-mini-tiny",
+    "gemma-2b-tiny",
+    "gemma-7b-tiny",
+];
+
+/// Write the tiny catalog model `name` at `quant` into `dir`.
+pub fn tiny(name: &str, quant: Quant, dir: &Path) -> PathBuf {
+    let catalog = Catalog::builtin();
+    let spec = catalog.model(name).expect("tiny model in the catalog");
+    let path = dir.join(format!("{name}-{}.gguf", quant.name()));
+    edgebench_scenarios::synth::write_gguf(spec, quant, SEED, &path, &mut |_, _| {})
+        .expect("synthetic GGUF");
+    path
+}
+
+pub fn spec(path: &Path) -> LoadSpec {
+    LoadSpec {
+        model_path: path.to_path_buf(),
+        threads: THREADS,
+        context: 64,
+        options: BTreeMap::new(),
+    }
+}
+
+pub fn spec_with(path: &Path, options: &[(&str, &str)]) -> LoadSpec {
+    LoadSpec {
+        options: options
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..spec(path)
+    }
+}
+
+pub fn load(path: &Path) -> (LlamaCppTarget, ModelInfo) {
+    let mut target = LlamaCppTarget::new();
+    let info = target
+        .load(&spec(path))
+        .unwrap_or_else(|e| panic!("load {}: {e}", path.display()));
+    (target, info)
+}
+
+/// Copy the GGUF at `src` to `dst`, letting `edit` change its metadata.
+pub fn rewrite(src: &Path, dst: &Path, edit: impl FnOnce(&mut HashMap<String, Value>)) {
+    let mut reader = std::io::BufReader::new(std::fs::File::open(src).unwrap());
+    let content = gguf_file::Content::read(&mut reader).unwrap();
+    // Keep the tensor order of the file (llama.cpp's quantize order).
+    let mut names: Vec<(&String, u64)> = content
+        .tensor_infos
+        .iter()
+        .map(|(n, i)| (n, i.offset))
+        .collect();
+    names.sort_by_key(|(_, offset)| *offset);
+    let tensors: Vec<(String, QTensor)> = names
+        .into_iter()
+        .map(|(n, _)| {
+            let t = content.tensor(&mut reader, n, &Device::Cpu).unwrap();
+            (n.clone(), t)
+        })
+        .collect();
+    let mut metadata = content.metadata.clone();
+    edit(&mut metadata);
+    let md: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let ts: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dst).unwrap());
+    gguf_file::write(&mut out, &md, &ts).unwrap();
+}
+
+/// A Gemma file whose RoPE covers twice the head: it loads (llama.cpp checks that only for
+/// llama-family files), then ggml's rope kernel asserts `n_dims <= ne0` and aborts the process
+/// at the first decode.
+pub fn aborting_model(dir: &Path) -> PathBuf {
+    let src = tiny("gemma-2b-tiny", Quant::Q8_0, dir);
+    let dst = dir.join("gemma-rope-too-wide.gguf");
+    rewrite(&src, &dst, |md| {
+        let head = match md.get("gemma.attention.key_length") {
+            Some(Value::U32(n)) => *n,
+            other => panic!("key_length {other:?}"),
+        };
+        md.insert("gemma.rope.dimension_count".into(), Value::U32(head * 2));
+    });
+    dst
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+pub fn max_abs(a: &[f32]) -> f32 {
+    a.iter().map(|x| x.abs()).fold(0.0, f32::max)
+}
