@@ -110,16 +110,31 @@ impl WhisperSource {
     }
 }
 
-/// Whether a path is a Whisper model (a `ggml-*.bin` file or a model folder) rather than an
-/// LLM's GGUF file.
+/// Whether a path is a Whisper model (a `ggml-*.bin` file, a Hugging Face or ONNX model
+/// folder of Whisper) rather than an LLM's GGUF file or ONNX Runtime GenAI folder.
 pub fn is_whisper_model(path: &Path) -> bool {
     if path.is_dir() {
-        return true;
+        return is_whisper_folder(path);
     }
     let mut magic = [0u8; 4];
     std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
         .is_ok_and(|_| u32::from_le_bytes(magic) == ggml::MAGIC)
+}
+
+/// A folder with `genai_config.json` (ONNX Runtime GenAI) is Whisper's when that says so; else
+/// one with a Hugging Face `config.json` is taken as Whisper's (its reader reports what is
+/// wrong with it). A folder with neither is no model at all, and the LLM path (GenAI folders)
+/// reports that with its one-line error.
+fn is_whisper_folder(path: &Path) -> bool {
+    let genai = path.join("genai_config.json");
+    if genai.is_file() {
+        return std::fs::read(&genai)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| v.pointer("/model/type").and_then(|t| t.as_str()) == Some("whisper"));
+    }
+    path.join(hf::CONFIG).is_file()
 }
 
 /// Whether the run asks for Whisper: a Whisper suite, scenario or file, or `--audio`.
