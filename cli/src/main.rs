@@ -89,6 +89,23 @@ fn main() -> ExitCode {
             };
         }
     };
+    // Commands that only print (to a pager, `| head`) end quietly when the reader goes away,
+    // as other Unix tools do. Commands that talk to workers over pipes keep Rust's default
+    // (SIGPIPE ignored), so a worker that dies is an error to record, not the end of the run.
+    #[cfg(unix)]
+    if matches!(
+        cli.command,
+        Command::List(_)
+            | Command::Models(_)
+            | Command::Device(_)
+            | Command::Report(_)
+            | Command::Compare(_)
+    ) {
+        // SAFETY: called before any thread is started; restores the default disposition.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let outcome = match cli.command {
         Command::Run(args) => commands::run::run(*args),
         Command::List(args) => commands::list::run(args),

@@ -731,3 +731,24 @@ fn check_includes_onnxruntime() {
     }
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
 }
+
+/// `edgebench list … | head` must end quietly when the reader goes away, not panic.
+#[cfg(unix)]
+#[test]
+fn printing_into_a_closed_pipe_is_not_a_panic() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: a fresh pipe; both ends are owned below and closed exactly once.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read_end); // every write to the pipe now fails with EPIPE
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("edgebench"))
+        .args(["list", "scenarios"])
+        .stdout(std::process::Stdio::from(write_end))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+}
