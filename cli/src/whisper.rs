@@ -3,7 +3,8 @@
 //!
 //! A Whisper scenario is (size, quantization, workload); the file depends on the target too:
 //! whisper.cpp reads `ggml-*.bin`, candle a Hugging Face folder (safetensors for f32/f16, GGUF
-//! for q8_0/q5_0). Each target gets the first format of the quantization that it reads.
+//! for q8_0/q5_0), ONNX Runtime an Optimum ONNX folder (f32, f16, int8). Each target gets the
+//! first format of the quantization that it reads.
 
 use crate::commands::run::RunArgs;
 use crate::plan::{gib, ModelSource, PlannedJob};
@@ -14,7 +15,9 @@ use edgebench_harness::protocol::{Request, Response, RunSpec, SpeechRunSpec};
 use edgebench_harness::runner::{ModelJob, TestSpec};
 use edgebench_harness::schema::{Parameters, ScenarioRef, Status};
 use edgebench_harness::target::LoadSpec;
-use edgebench_scenarios::whisper::{cache, ggml, hf, WhisperFormat, WhisperQuant, WhisperWorkload};
+use edgebench_scenarios::whisper::{
+    cache, ggml, hf, onnx, WhisperFormat, WhisperQuant, WhisperWorkload,
+};
 use edgebench_scenarios::{Catalog, WhisperSpec, WorkloadSpec};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -213,13 +216,17 @@ pub enum Candidate {
 
 /// Read a user's Whisper model (a `ggml-*.bin` file or a model folder); one-line errors.
 pub fn inspect_file(path: &Path) -> anyhow::Result<WhisperSource> {
+    if onnx::is_onnx_folder(path) {
+        let f = onnx::inspect_folder(path)?;
+        return Ok(WhisperSource::File {
+            path: path.to_path_buf(),
+            spec: f.spec,
+            quant: f.quant,
+            format: WhisperFormat::Onnx,
+            bytes: f.file_bytes,
+        });
+    }
     if path.is_dir() {
-        if path.join("encoder_model.onnx").is_file() || path.join("onnx").is_dir() {
-            bail!(
-                "{}: ONNX Whisper folders are not run by this version",
-                path.display()
-            );
-        }
         let s = hf::inspect_folder(path)?;
         let quant = match s.format {
             WhisperFormat::Gguf => "unknown".to_string(),
