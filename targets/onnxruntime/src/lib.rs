@@ -374,7 +374,7 @@ fn prepare(
 }
 
 /// Delete the profiling files of `prefix` (ONNX Runtime appends a timestamp and `.json`).
-fn remove_profiles(prefix: &Path) {
+pub(crate) fn remove_profiles(prefix: &Path) {
     let (Some(dir), Some(stem)) = (prefix.parent(), prefix.file_name().and_then(|n| n.to_str()))
     else {
         return;

@@ -18,7 +18,7 @@
 //!   step's past, as in the LLM decoder's growing mode ([`crate::decoder`]). Logits of a step go
 //!   into one reused bound `[1, 1, vocab]` tensor. Runs are `RunWithBinding` calls.
 
-use crate::{one_line, platform, runtime::Runtime, Ep};
+use crate::{one_line, platform, profile, runtime::Runtime, Ep};
 use candle_transformers::models::whisper::{audio as whisper_audio, Config, N_FRAMES};
 use edgebench_harness::target::{
     LoadSpec, ModelInfo, SpeechTarget, TargetError, TargetInfo, TargetResult,
@@ -33,6 +33,7 @@ use ort::AsPointer;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 fn err(e: impl std::fmt::Display) -> String {
     one_line(e)
@@ -72,6 +73,8 @@ pub struct OrtWhisper {
     rt: &'static Runtime,
     loaded: Option<Loaded>,
     session: Option<(Ep, usize)>,
+    /// Which provider ran the nodes of each graph, from the profiler on the load's probe run.
+    providers: Option<String>,
 }
 
 impl OrtWhisper {
@@ -82,6 +85,7 @@ impl OrtWhisper {
             rt: crate::runtime::runtime()?,
             loaded: None,
             session: None,
+            providers: None,
         })
     }
 
@@ -90,7 +94,13 @@ impl OrtWhisper {
     }
 }
 
-fn session(rt: &Runtime, ep: Ep, threads: usize, path: &Path) -> TargetResult<Session> {
+fn session(
+    rt: &Runtime,
+    ep: Ep,
+    threads: usize,
+    path: &Path,
+    profile: &Path,
+) -> TargetResult<Session> {
     let built = catch_unwind(AssertUnwindSafe(|| -> Result<Session, String> {
         let mut b = Session::builder(&rt.env)
             .map_err(err)?
@@ -99,6 +109,8 @@ fn session(rt: &Runtime, ep: Ep, threads: usize, path: &Path) -> TargetResult<Se
             .with_intra_threads(threads)
             .map_err(err)?
             .with_inter_threads(1)
+            .map_err(err)?
+            .with_profiling(profile)
             .map_err(err)?;
         b = match ep {
             Ep::Cpu => b,
@@ -320,6 +332,9 @@ impl SpeechTarget for OrtWhisper {
         if let Some((_, threads)) = self.session {
             extra.insert("threads".into(), threads.to_string());
         }
+        if let Some(p) = &self.providers {
+            extra.insert("session_providers".into(), p.clone());
+        }
         extra.insert("load_options".into(), "ep".into());
         extra.insert(
             "loop".into(),
@@ -356,6 +371,7 @@ impl SpeechTarget for OrtWhisper {
     fn load(&mut self, spec: &LoadSpec) -> TargetResult<ModelInfo> {
         self.loaded = None;
         self.session = None;
+        self.providers = None;
         let ep = match spec.options.get("ep") {
             None => self.default_ep,
             Some(e) => Ep::parse(e).ok_or_else(|| {
@@ -376,85 +392,31 @@ impl SpeechTarget for OrtWhisper {
         let folder = onnx::inspect_folder(&spec.model_path)
             .map_err(|e| TargetError::Backend(format!("{e:#}")))?;
         let threads = spec.threads.max(1);
-        let encoder = session(self.rt, ep, threads, &folder.encoder)?;
-        let decoder = session(self.rt, ep, threads, &folder.decoder)?;
-        let decoder_past = session(self.rt, ep, threads, &folder.decoder_with_past)?;
-        let io = io_type(&encoder, "input_features", false, &folder.encoder)?;
-        if !matches!(io, TensorElementType::Float32 | TensorElementType::Float16) {
-            return Err(TargetError::BadModel {
-                path: folder.encoder.clone(),
-                message: format!("input_features of {io:?} (edgebench runs f32 and f16 exports)"),
-            });
-        }
-        for (s, p, name, out) in [
-            (&encoder, &folder.encoder, "last_hidden_state", true),
-            (&decoder, &folder.decoder, "encoder_hidden_states", false),
-            (&decoder, &folder.decoder, "logits", true),
-            (&decoder_past, &folder.decoder_with_past, "logits", true),
-            (
-                &decoder_past,
-                &folder.decoder_with_past,
-                "past_key_values.0.encoder.key",
-                false,
-            ),
-        ] {
-            let t = io_type(s, name, out, p)?;
-            if t != io {
-                return Err(TargetError::BadModel {
-                    path: p.clone(),
-                    message: format!("`{name}` is {t:?} but input_features is {io:?}"),
-                });
-            }
-        }
-        let w = &folder.spec;
-        let bad = |message: String| TargetError::BadModel {
-            path: folder.encoder.clone(),
-            message,
-        };
-        let (dec_binding, past_binding) = (|| -> Result<_, String> {
-            Ok((
-                decoder.create_binding().map_err(err)?,
-                decoder_past.create_binding().map_err(err)?,
-            ))
-        })()
-        .map_err(bad)?;
-        let step_logits = DynTensor::new(&Allocator::default(), io, [1usize, 1, w.n_vocab])
-            .map_err(|e| bad(err(e)))?;
-        let weight_bytes = folder.file_bytes;
+        // One profile prefix per load (a test process loads several at once); the files are
+        // read after the probe run below, and deleted on every path.
+        static LOADS: AtomicU64 = AtomicU64::new(0);
+        let profile = std::env::temp_dir().join(format!(
+            "edgebench-ort-whisper-profile-{}-{}-",
+            std::process::id(),
+            LOADS.fetch_add(1, Ordering::Relaxed)
+        ));
+        let loaded = self.open(ep, threads, &folder, &profile);
+        crate::remove_profiles(&profile);
+        let (loaded, providers) = loaded?;
+        let w = &loaded.spec;
         let info = ModelInfo {
             architecture: "whisper".into(),
             vocab_size: w.n_vocab,
             parameters: Some(w.parameter_count()),
-            weight_bytes: Some(weight_bytes),
+            weight_bytes: Some(folder.file_bytes),
             quant: Some(folder.quant.clone()),
             max_context: Some(w.n_text_ctx),
         };
-        self.loaded = Some(Loaded {
-            filters: mel::filters(w.n_mels),
-            spec: w.clone(),
-            folder: folder
-                .encoder
-                .parent()
-                .unwrap_or(Path::new("."))
-                .to_path_buf(),
-            encoder,
-            decoder,
-            decoder_past,
-            dec_binding,
-            past_binding,
-            io,
-            mel: None,
-            audio: None,
-            cross: Vec::new(),
-            past: Vec::new(),
-            pos: 0,
-            step_logits,
-            prompt_logits: None,
-        });
+        self.loaded = Some(loaded);
         self.session = Some((ep, threads));
+        self.providers = Some(providers);
         Ok(info)
     }
-
     fn mel(&mut self, pcm: &[f32]) -> TargetResult<()> {
         let l = self.loaded()?;
         l.audio = None;
@@ -540,6 +502,123 @@ impl SpeechTarget for OrtWhisper {
         l.past.clear();
         l.pos = 0;
         Ok(())
+    }
+}
+
+impl OrtWhisper {
+    /// The three sessions of `folder`, checked, probed under the profiler.
+    fn open(
+        &self,
+        ep: Ep,
+        threads: usize,
+        folder: &onnx::OnnxFolder,
+        profile: &Path,
+    ) -> TargetResult<(Loaded, String)> {
+        // A prefix per graph: ONNX Runtime names profiles to the second.
+        let prefix = |k: &str| PathBuf::from(format!("{}{k}-", profile.display()));
+        let encoder = session(self.rt, ep, threads, &folder.encoder, &prefix("enc"))?;
+        let decoder = session(self.rt, ep, threads, &folder.decoder, &prefix("dec"))?;
+        let decoder_past = session(
+            self.rt,
+            ep,
+            threads,
+            &folder.decoder_with_past,
+            &prefix("past"),
+        )?;
+        let io = io_type(&encoder, "input_features", false, &folder.encoder)?;
+        if !matches!(io, TensorElementType::Float32 | TensorElementType::Float16) {
+            return Err(TargetError::BadModel {
+                path: folder.encoder.clone(),
+                message: format!("input_features of {io:?} (edgebench runs f32 and f16 exports)"),
+            });
+        }
+        for (s, p, name, out) in [
+            (&encoder, &folder.encoder, "last_hidden_state", true),
+            (&decoder, &folder.decoder, "encoder_hidden_states", false),
+            (&decoder, &folder.decoder, "logits", true),
+            (&decoder_past, &folder.decoder_with_past, "logits", true),
+            (
+                &decoder_past,
+                &folder.decoder_with_past,
+                "past_key_values.0.encoder.key",
+                false,
+            ),
+        ] {
+            let t = io_type(s, name, out, p)?;
+            if t != io {
+                return Err(TargetError::BadModel {
+                    path: p.clone(),
+                    message: format!("`{name}` is {t:?} but input_features is {io:?}"),
+                });
+            }
+        }
+        let w = &folder.spec;
+        let bad = |message: String| TargetError::BadModel {
+            path: folder.encoder.clone(),
+            message,
+        };
+        let (dec_binding, past_binding) = (|| -> Result<_, String> {
+            Ok((
+                decoder.create_binding().map_err(err)?,
+                decoder_past.create_binding().map_err(err)?,
+            ))
+        })()
+        .map_err(bad)?;
+        let step_logits = DynTensor::new(&Allocator::default(), io, [1usize, 1, w.n_vocab])
+            .map_err(|e| bad(err(e)))?;
+        let mut l = Loaded {
+            filters: mel::filters(w.n_mels),
+            spec: w.clone(),
+            folder: folder
+                .encoder
+                .parent()
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
+            encoder,
+            decoder,
+            decoder_past,
+            dec_binding,
+            past_binding,
+            io,
+            mel: None,
+            audio: None,
+            cross: Vec::new(),
+            past: Vec::new(),
+            pos: 0,
+            step_logits,
+            prompt_logits: None,
+        };
+        // The probe: one encoder run on silence and two decoder calls (both graphs), under the
+        // profiler.
+        let probe = guarded("probe run", || {
+            l.mel = Some(vec![0.0; l.spec.n_mels * N_FRAMES]);
+            l.encode()?;
+            l.decode(&[0])?;
+            l.decode(&[0])?;
+            Ok(())
+        });
+        let mut described = Vec::new();
+        for (what, s) in [
+            ("encoder", &mut l.encoder),
+            ("decoder", &mut l.decoder),
+            ("decoder_with_past", &mut l.decoder_past),
+        ] {
+            let d = s
+                .end_profiling()
+                .map_err(err)
+                .and_then(|file| std::fs::read_to_string(file).map_err(|e| e.to_string()))
+                .and_then(|t| profile::nodes_per_provider(&t))
+                .map(|c| profile::describe(&c))
+                .unwrap_or_else(|e| format!("unknown ({e})"));
+            described.push(format!("{what}: {d}"));
+        }
+        probe.map_err(|e| TargetError::Backend(format!("first run failed: {e}")))?;
+        l.mel = None;
+        l.audio = None;
+        l.cross.clear();
+        l.past.clear();
+        l.pos = 0;
+        Ok((l, described.join("; ")))
     }
 }
 

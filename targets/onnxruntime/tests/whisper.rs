@@ -107,6 +107,10 @@ fn onnx_folders_agree_with_candle() {
         assert_eq!(info.vocab_size, 51865);
         assert_eq!(info.max_context, Some(448));
         assert_eq!(info.quant.as_deref(), Some(quant.name()));
+        let providers = &t.info().extra["session_providers"];
+        for graph in ["encoder: CPU", "; decoder: CPU", "decoder_with_past: CPU"] {
+            assert!(providers.contains(graph), "{providers}");
+        }
         let (enc, logits, tokens) = transcribe(&mut t, &wav, 8);
         assert_eq!(enc.len(), 1500 * 128);
         assert!(enc.iter().all(|v| v.is_finite()), "{quant}");
