@@ -15,6 +15,7 @@ use edgebench_harness::protocol::{Request, Response, RunSpec, SpeechRunSpec};
 use edgebench_harness::runner::{ModelJob, TestSpec};
 use edgebench_harness::schema::{Parameters, ScenarioRef, Status};
 use edgebench_harness::target::LoadSpec;
+use edgebench_scenarios::onnx::genai_config::CONFIG_FILE as GENAI_CONFIG;
 use edgebench_scenarios::whisper::{
     cache, ggml, hf, onnx, WhisperFormat, WhisperQuant, WhisperWorkload,
 };
@@ -113,11 +114,17 @@ impl WhisperSource {
     }
 }
 
-/// Whether a path is a Whisper model (a `ggml-*.bin` file or a model folder) rather than an
-/// LLM's GGUF file.
+/// Whether a path is a Whisper model (a `ggml-*.bin` file, a Hugging Face folder with
+/// `config.json`, an Optimum ONNX folder or its `encoder_model*.onnx`) rather than an LLM's
+/// GGUF file or GenAI folder.
 pub fn is_whisper_model(path: &Path) -> bool {
-    if path.is_dir() {
+    if onnx::is_onnx_folder(path) {
         return true;
+    }
+    if path.is_dir() {
+        // A Hugging Face folder (config.json); an ONNX Runtime GenAI folder, or any other
+        // folder, is taken for a language model.
+        return path.join(hf::CONFIG).is_file() && !path.join(GENAI_CONFIG).is_file();
     }
     let mut magic = [0u8; 4];
     std::fs::File::open(path)

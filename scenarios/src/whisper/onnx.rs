@@ -972,6 +972,26 @@ pub struct OnnxFolder {
     pub file_bytes: u64,
 }
 
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The variant suffix of a model given as its encoder file: Hugging Face repositories such as
+/// onnx-community's keep several exports side by side (`encoder_model_fp16.onnx`,
+/// `decoder_model_fp16.onnx`, …); `--model …/encoder_model_fp16.onnx` picks `_fp16`.
+fn variant(path: &Path) -> String {
+    if !path.is_file() {
+        return String::new();
+    }
+    file_name(path)
+        .strip_prefix("encoder_model")
+        .and_then(|r| r.strip_suffix(".onnx"))
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// The folder of an ONNX model given as the folder, its `onnx/` subfolder or one of its files.
 pub fn model_folder(path: &Path) -> PathBuf {
     let dir = if path.is_file() {
@@ -985,8 +1005,11 @@ pub fn model_folder(path: &Path) -> PathBuf {
     dir
 }
 
-/// Whether `path` looks like an ONNX Whisper folder (or a file in one).
+/// Whether `path` looks like an ONNX Whisper folder (or its encoder file).
 pub fn is_onnx_folder(path: &Path) -> bool {
+    if path.is_file() && file_name(path).starts_with("encoder_model") {
+        return true;
+    }
     let dir = model_folder(path);
     [ENCODER, DECODER, DECODER_MERGED]
         .iter()
@@ -994,7 +1017,8 @@ pub fn is_onnx_folder(path: &Path) -> bool {
 }
 
 /// Read `config.json` (in the folder or the one above, as Hugging Face repositories keep
-/// `onnx/` apart) and find the graphs; one-line errors naming the file.
+/// `onnx/` apart) and find the graphs (of the variant `path` names when it is an encoder file,
+/// see [`variant`]); one-line errors naming the file.
 pub fn inspect_folder(path: &Path) -> anyhow::Result<OnnxFolder> {
     let dir = model_folder(path);
     let config_dir = if dir.join(super::hf::CONFIG).is_file() {
@@ -1003,16 +1027,18 @@ pub fn inspect_folder(path: &Path) -> anyhow::Result<OnnxFolder> {
         dir.parent().map(Path::to_path_buf).unwrap_or(dir.clone())
     };
     let summary = super::hf::read_config(&config_dir)?;
-    let encoder = dir.join(ENCODER);
+    let suffix = variant(path);
+    let named = |file: &str| dir.join(file.replace(".onnx", &format!("{suffix}.onnx")));
+    let encoder = named(ENCODER);
     if !encoder.is_file() {
         bail!(
             "{}: missing (an ONNX Whisper folder has one)",
             encoder.display()
         );
     }
-    let (decoder, decoder_with_past) = (dir.join(DECODER), dir.join(DECODER_WITH_PAST));
+    let (decoder, decoder_with_past) = (named(DECODER), named(DECODER_WITH_PAST));
     if !decoder.is_file() || !decoder_with_past.is_file() {
-        if dir.join(DECODER_MERGED).is_file() {
+        if named(DECODER_MERGED).is_file() {
             bail!(
                 "{}: only {DECODER_MERGED}; this version runs the non-merged export \
                  ({DECODER} + {DECODER_WITH_PAST}, optimum-cli export onnx --no-post-process)",
@@ -1020,8 +1046,11 @@ pub fn inspect_folder(path: &Path) -> anyhow::Result<OnnxFolder> {
             );
         }
         bail!(
-            "{}: needs {DECODER} and {DECODER_WITH_PAST} next to {ENCODER}",
-            dir.display()
+            "{}: needs {} and {} next to {}",
+            dir.display(),
+            file_name(&decoder),
+            file_name(&decoder_with_past),
+            file_name(&encoder)
         );
     }
     let mut file_bytes = 0;
@@ -1051,9 +1080,10 @@ pub fn inspect_folder(path: &Path) -> anyhow::Result<OnnxFolder> {
                 .find(|p| p.key.as_deref() == Some("edgebench.quant"))
                 .and_then(|p| p.value)
         })
-        .unwrap_or_else(|| match dtype.as_deref() {
-            Some("float16") => "f16".into(),
-            Some("float32") => "f32".into(),
+        .unwrap_or_else(|| match (suffix.as_str(), dtype.as_deref()) {
+            ("_fp16", _) | ("", Some("float16")) => "f16".into(),
+            ("_int8" | "_quantized", _) => "int8".into(),
+            ("", Some("float32")) => "f32".into(),
             _ => "unknown".into(),
         });
     Ok(OnnxFolder {

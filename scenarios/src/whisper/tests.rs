@@ -348,10 +348,7 @@ fn onnx_folder_layout_and_int8_weights() {
     }
     // An int8 weight: round(wᵀ / scale) with scale = max|w| / 127.
     let q_name = "model.decoder.layers.1.fc1.weight.T_quantized";
-    let (_, _, offset, length) = external(&dec)
-        .into_iter()
-        .find(|t| t.0 == q_name)
-        .unwrap();
+    let (_, _, offset, length) = external(&dec).into_iter().find(|t| t.0 == q_name).unwrap();
     let scale_t = dec
         .initializer
         .iter()
@@ -381,6 +378,22 @@ fn onnx_folder_layout_and_int8_weights() {
         (128, 2, 51865)
     );
     assert!(path.join(onnx::GENERATION_CONFIG).is_file());
+    // A variant picked by its encoder file, as in repositories with several exports.
+    for f in [onnx::ENCODER, onnx::DECODER, onnx::DECODER_WITH_PAST] {
+        std::fs::copy(
+            path.join(f),
+            path.join(f.replace(".onnx", "_quantized.onnx")),
+        )
+        .unwrap();
+    }
+    std::fs::remove_file(path.join("decoder_with_past_model.onnx")).unwrap();
+    let f = onnx::inspect_folder(&path.join("encoder_model_quantized.onnx")).unwrap();
+    assert_eq!(
+        f.decoder_with_past,
+        path.join("decoder_with_past_model_quantized.onnx")
+    );
+    let e = onnx::inspect_folder(&path).unwrap_err().to_string();
+    assert!(e.contains("decoder_with_past_model.onnx"), "{e}");
     std::fs::remove_file(path.join(onnx::DECODER)).unwrap();
     let e = onnx::inspect_folder(&path).unwrap_err().to_string();
     assert!(e.contains("decoder_model.onnx"), "{e}");
