@@ -17,6 +17,10 @@
 //!   step's `present.N.decoder.*` are bound to new tensors of the new length and become the next
 //!   step's past, as in the LLM decoder's growing mode ([`crate::decoder`]). Logits of a step go
 //!   into one reused bound `[1, 1, vocab]` tensor. Runs are `RunWithBinding` calls.
+//! - **f16** exports run as ONNX Runtime runs them: on an x86 CPU its CPU provider has no f16
+//!   kernel for several ops and inserts Casts around them (seen in the profile of whisper-tiny's
+//!   encoder: 35 Casts, Gelu and Softmax expanded into primitive ops, no BiasGelu or
+//!   SkipLayerNormalization fusion), so f16 is slower than f32 there.
 
 use crate::{one_line, platform, profile, runtime::Runtime, Ep};
 use candle_transformers::models::whisper::{audio as whisper_audio, Config, N_FRAMES};
