@@ -965,8 +965,7 @@ pub struct OnnxFolder {
     /// `decoder_model.onnx` and `decoder_with_past_model.onnx`.
     pub decoder: PathBuf,
     pub decoder_with_past: PathBuf,
-    /// `f32`, `f16` or `int8` (from `config.json`'s `torch_dtype` and the file names), or
-    /// `unknown`.
+    /// `f32`, `f16` or `int8` (see [`graph_quant`]), or `unknown`.
     pub quant: String,
     /// Bytes of every `.onnx` and `.onnx_data` file in the folder.
     pub file_bytes: u64,
@@ -976,6 +975,53 @@ fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+/// What an encoder graph holds: the synthetic folders say it in their metadata; for others it
+/// is read from the graph (dynamic int8 ops, else the type of `input_features`). `unknown` for
+/// other quantizations (MatMulNBits, static QDQ).
+fn graph_quant(m: &proto::ModelProto) -> String {
+    if let Some(q) = m
+        .metadata_props
+        .iter()
+        .find(|p| p.key.as_deref() == Some("edgebench.quant"))
+        .and_then(|p| p.value.clone())
+    {
+        return q;
+    }
+    let Some(g) = &m.graph else {
+        return "unknown".into();
+    };
+    let has = |ops: &[&str]| {
+        g.node
+            .iter()
+            .any(|n| ops.contains(&n.op_type.as_deref().unwrap_or_default()))
+    };
+    if has(&["MatMulInteger", "DynamicQuantizeMatMul", "ConvInteger"]) {
+        return "int8".into();
+    }
+    if has(&[
+        "MatMulNBits",
+        "QuantizeLinear",
+        "DequantizeLinear",
+        "QLinearMatMul",
+    ]) {
+        return "unknown".into();
+    }
+    let input_type = g
+        .input
+        .iter()
+        .find(|i| i.name.as_deref() == Some("input_features"))
+        .and_then(|i| i.r#type.as_ref())
+        .and_then(|t| match &t.value {
+            Some(proto::type_proto::Value::TensorType(t)) => t.elem_type,
+            _ => None,
+        });
+    match input_type {
+        Some(t) if t == DataType::Float as i32 => "f32".into(),
+        Some(t) if t == DataType::Float16 as i32 => "f16".into(),
+        _ => "unknown".into(),
+    }
 }
 
 /// The variant suffix of a model given as its encoder file: Hugging Face repositories such as
@@ -1061,31 +1107,10 @@ pub fn inspect_folder(path: &Path) -> anyhow::Result<OnnxFolder> {
             file_bytes += std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
         }
     }
-    let text = std::fs::read_to_string(config_dir.join(super::hf::CONFIG)).unwrap_or_default();
-    let dtype = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| {
-            v.get("torch_dtype")
-                .and_then(|d| d.as_str())
-                .map(String::from)
-        });
-    // The synthetic folders say what they hold in the graph's metadata; for others the
-    // config's dtype is a hint (the loaded session's input type is what counts).
     let quant = std::fs::read(&encoder)
         .ok()
         .and_then(|b| proto::ModelProto::decode(b.as_slice()).ok())
-        .and_then(|m| {
-            m.metadata_props
-                .into_iter()
-                .find(|p| p.key.as_deref() == Some("edgebench.quant"))
-                .and_then(|p| p.value)
-        })
-        .unwrap_or_else(|| match (suffix.as_str(), dtype.as_deref()) {
-            ("_fp16", _) | ("", Some("float16")) => "f16".into(),
-            ("_int8" | "_quantized", _) => "int8".into(),
-            ("", Some("float32")) => "f32".into(),
-            _ => "unknown".into(),
-        });
+        .map_or_else(|| "unknown".to_string(), |m| graph_quant(&m));
     Ok(OnnxFolder {
         spec: summary,
         encoder,

@@ -392,6 +392,12 @@ fn onnx_folder_layout_and_int8_weights() {
         f.decoder_with_past,
         path.join("decoder_with_past_model_quantized.onnx")
     );
+    // Without edgebench's metadata the quantization is read from the graph's ops.
+    let variant = path.join("encoder_model_quantized.onnx");
+    let mut m = proto::ModelProto::decode(std::fs::read(&variant).unwrap().as_slice()).unwrap();
+    m.metadata_props.clear();
+    std::fs::write(&variant, m.encode_to_vec()).unwrap();
+    assert_eq!(onnx::inspect_folder(&variant).unwrap().quant, "int8");
     let e = onnx::inspect_folder(&path).unwrap_err().to_string();
     assert!(e.contains("decoder_with_past_model.onnx"), "{e}");
     std::fs::remove_file(path.join(onnx::DECODER)).unwrap();
