@@ -29,7 +29,7 @@ pub const KNOWN: &[KnownTarget] = &[
     },
     KnownTarget {
         name: "onnxruntime",
-        summary: "ONNX Runtime (official library): GenAI model folders on CPU, CUDA if the library has it",
+        summary: "ONNX Runtime (official library): GenAI model folders and Whisper (Optimum ONNX) on CPU, CUDA if the library has it",
         build_hint: "cargo build --release -p edgebench-onnxruntime",
     },
     KnownTarget {

@@ -1,4 +1,4 @@
-//! Whisper through the `edgebench` binary: runs on both speech targets, the check, and bad
+//! Whisper through the `edgebench` binary: runs on every speech target, the check, and bad
 //! inputs, on the tiny Whisper test shape in temp folders.
 
 use assert_cmd::Command;
@@ -69,8 +69,17 @@ fn whisper_runs_on_every_speech_target_with_rtf() {
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("RTF"), "{stdout}");
     let tests = tests_in(&results);
-    assert_eq!(tests.len(), 8, "2 targets × 2 quants × 2 workloads");
+    assert_eq!(tests.len(), 12, "3 targets × 2 quants × 2 workloads");
     for t in &tests {
+        if t.target.name == "onnxruntime" && t.scenario.quant == "q8_0" {
+            // No ONNX folder holds ggml's q8_0 (ONNX Runtime's 8-bit is int8).
+            assert!(
+                matches!(&t.status, Status::Skipped { reason } if reason.contains("q8_0")),
+                "{:?}",
+                t.status
+            );
+            continue;
+        }
         assert_eq!(t.status, Status::Ok, "{}: {:?}", t.test_id, t.status);
         assert_eq!(t.repetitions.len(), 2);
         assert!(t.parameters.options["audio"].ends_with(".wav"));
@@ -101,7 +110,7 @@ fn whisper_runs_on_every_speech_target_with_rtf() {
         tests.iter().map(|t| t.target.name.as_str()).collect();
     assert_eq!(
         targets.into_iter().collect::<Vec<_>>(),
-        ["candle", "whispercpp"]
+        ["candle", "onnxruntime", "whispercpp"]
     );
 }
 
@@ -121,10 +130,25 @@ fn check_whisper_finds_the_engines_agree() {
     );
     let rows: Vec<&str> = stdout
         .lines()
-        .filter(|l| l.starts_with("candle") || l.starts_with("whispercpp"))
+        .filter(|l| {
+            ["candle", "onnxruntime", "whispercpp"]
+                .iter()
+                .any(|t| l.starts_with(t))
+        })
         .collect();
-    // candle f32 (the reference), candle f16, whisper.cpp f16 (it runs no f32).
-    assert_eq!(rows.len(), 3, "{stdout}");
+    // candle f32 (the reference) and f16, ONNX Runtime f32 and f16 (encoder outputs compared
+    // too), whisper.cpp f16 (it runs no f32).
+    assert_eq!(rows.len(), 5, "{stdout}");
+    let ort: Vec<&&str> = rows
+        .iter()
+        .filter(|r| r.starts_with("onnxruntime"))
+        .collect();
+    assert_eq!(ort.len(), 2, "{stdout}");
+    // Its encoder Δ is a number, not "-" (whisper.cpp's is).
+    assert!(
+        ort.iter().all(|r| r.split_whitespace().nth(3) != Some("-")),
+        "{stdout}"
+    );
     assert!(rows.iter().all(|r| r.ends_with("ok")), "{stdout}");
     assert!(!stdout.contains("MISMATCH"));
 }

@@ -710,12 +710,12 @@ impl Builder {
     }
 }
 
-enum Dim {
+pub(crate) enum Dim {
     Value(i64),
     Param(String),
 }
 
-fn value_info(name: &str, dtype: DataType, dims: &[Dim]) -> ValueInfoProto {
+pub(crate) fn value_info(name: &str, dtype: DataType, dims: &[Dim]) -> ValueInfoProto {
     let dim = dims
         .iter()
         .map(|d| tensor_shape_proto::Dimension {
@@ -739,7 +739,7 @@ fn value_info(name: &str, dtype: DataType, dims: &[Dim]) -> ValueInfoProto {
     }
 }
 
-fn attr_int(name: &str, i: i64) -> AttributeProto {
+pub(crate) fn attr_int(name: &str, i: i64) -> AttributeProto {
     AttributeProto {
         name: Some(name.into()),
         r#type: Some(AttributeType::Int as i32),
@@ -748,7 +748,7 @@ fn attr_int(name: &str, i: i64) -> AttributeProto {
     }
 }
 
-fn attr_float(name: &str, f: f32) -> AttributeProto {
+pub(crate) fn attr_float(name: &str, f: f32) -> AttributeProto {
     AttributeProto {
         name: Some(name.into()),
         r#type: Some(AttributeType::Float as i32),
@@ -757,7 +757,7 @@ fn attr_float(name: &str, f: f32) -> AttributeProto {
     }
 }
 
-fn attr_str(name: &str, s: &str) -> AttributeProto {
+pub(crate) fn attr_str(name: &str, s: &str) -> AttributeProto {
     AttributeProto {
         name: Some(name.into()),
         r#type: Some(AttributeType::String as i32),

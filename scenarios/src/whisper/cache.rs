@@ -2,7 +2,7 @@
 //! format, seed), written once and reused. A model counts as complete when its sidecar
 //! `<path>.json` (written last, after the file or folder was renamed into place) matches.
 
-use super::{ggml, hf, WhisperFormat, WhisperQuant, WhisperSpec};
+use super::{ggml, hf, onnx, WhisperFormat, WhisperQuant, WhisperSpec};
 use crate::synth::{CachedModel, SynthReport};
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -60,6 +60,7 @@ pub fn cache_path(
 pub fn planned_bytes(spec: &WhisperSpec, quant: WhisperQuant, format: WhisperFormat) -> u64 {
     match format {
         WhisperFormat::Ggml => ggml::planned_bytes(spec, quant),
+        WhisperFormat::Onnx => onnx::planned_bytes(spec, quant),
         _ => hf::planned_bytes(spec, quant),
     }
 }
@@ -88,9 +89,7 @@ pub fn write(
         WhisperFormat::Ggml => ggml::write(spec, quant, seed, path, progress),
         WhisperFormat::Safetensors => hf::write_safetensors(spec, quant, seed, path, progress),
         WhisperFormat::Gguf => hf::write_gguf(spec, quant, seed, path, progress),
-        WhisperFormat::Onnx => {
-            bail!("synthetic ONNX Whisper models are not written by this version")
-        }
+        WhisperFormat::Onnx => onnx::write(spec, quant, seed, path, progress),
     }
 }
 

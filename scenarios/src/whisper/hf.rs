@@ -236,8 +236,8 @@ pub struct FolderSummary {
     pub file_bytes: u64,
 }
 
-/// Read `config.json` of a folder and find its weights (`model.safetensors`, or one `.gguf`).
-pub fn inspect_folder(dir: &Path) -> anyhow::Result<FolderSummary> {
+/// The shape of a Hugging Face Whisper folder, from its `config.json`; one-line errors.
+pub fn read_config(dir: &Path) -> anyhow::Result<WhisperSpec> {
     let shown = dir.display();
     let config_path = dir.join(CONFIG);
     let text = std::fs::read_to_string(&config_path)
@@ -254,7 +254,7 @@ pub fn inspect_folder(dir: &Path) -> anyhow::Result<FolderSummary> {
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let spec = WhisperSpec {
+    Ok(WhisperSpec {
         name: name.clone(),
         display_name: name,
         n_mels: field("num_mel_bins")?,
@@ -269,7 +269,13 @@ pub fn inspect_folder(dir: &Path) -> anyhow::Result<FolderSummary> {
         n_vocab: field("vocab_size")?,
         tiny: false,
         source: dir.display().to_string(),
-    };
+    })
+}
+
+/// Read `config.json` of a folder and find its weights (`model.safetensors`, or one `.gguf`).
+pub fn inspect_folder(dir: &Path) -> anyhow::Result<FolderSummary> {
+    let shown = dir.display();
+    let spec = read_config(dir)?;
     let safetensors = dir.join(SAFETENSORS);
     let (weights, format) = if safetensors.is_file() {
         (safetensors, super::WhisperFormat::Safetensors)

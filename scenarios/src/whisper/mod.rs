@@ -13,7 +13,9 @@
 //! - `whisper-safetensors`: a Hugging Face folder (`config.json` + `model.safetensors`, F32
 //!   or F16), what candle-transformers' `whisper::model` loads ([`hf`]);
 //! - `whisper-gguf`: `config.json` + `model.gguf` with candle's names, what
-//!   candle-transformers' `whisper::quantized_model` loads ([`hf`]).
+//!   candle-transformers' `whisper::quantized_model` loads ([`hf`]);
+//! - `whisper-onnx`: a Hugging Face Optimum export folder for ONNX Runtime (`encoder_model.onnx`,
+//!   `decoder_model.onnx`, `decoder_with_past_model.onnx`), f32, f16 or dynamic int8 ([`onnx`]).
 //!
 //! Weights come from [`crate::synth`]'s generator keyed by (seed, OpenAI tensor name), so the
 //! f32 values are identical in every format before conversion; the encoder's positional
@@ -24,6 +26,7 @@ pub mod cache;
 pub mod ggml;
 pub mod hf;
 pub mod mel;
+pub mod onnx;
 
 use crate::catalog::{Catalog, CatalogError, WhisperSpec};
 use crate::synth::{self, Init};

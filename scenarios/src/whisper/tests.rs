@@ -250,3 +250,157 @@ fn catalog_workloads_and_suites() {
     assert_eq!(WhisperQuant::parse("FP16").unwrap(), WhisperQuant::F16);
     assert!(WhisperQuant::parse("q4_k_m").is_err());
 }
+
+/// The ONNX folder: Optimum's files and names, external data within the files, the with-past
+/// decoder sharing the decoder's data file, and int8 weights that are the transposed f32
+/// weights over a per-tensor scale.
+#[test]
+fn onnx_folder_layout_and_int8_weights() {
+    use crate::onnx::proto::{self, tensor_proto::DataType};
+    use prost::Message;
+    let spec = tiny();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny-int8.onnx");
+    let report = cache::write(
+        &spec,
+        WhisperQuant::Int8,
+        WhisperFormat::Onnx,
+        3,
+        &path,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert!(report.bytes > 0 && report.sha256.len() == 64);
+    let size = |f: &str| std::fs::metadata(path.join(f)).unwrap().len();
+    assert_eq!(
+        size(onnx::ENCODER_DATA) + size(onnx::DECODER_DATA),
+        onnx::planned_bytes(&spec, WhisperQuant::Int8)
+    );
+    let read = |f: &str| {
+        proto::ModelProto::decode(std::fs::read(path.join(f)).unwrap().as_slice())
+            .unwrap()
+            .graph
+            .unwrap()
+    };
+    let names = |v: &[proto::ValueInfoProto]| -> Vec<String> {
+        v.iter().map(|i| i.name.clone().unwrap()).collect()
+    };
+    let enc = read(onnx::ENCODER);
+    assert_eq!(names(&enc.input), ["input_features"]);
+    assert_eq!(names(&enc.output), ["last_hidden_state"]);
+    let dec = read(onnx::DECODER);
+    assert_eq!(names(&dec.input), ["input_ids", "encoder_hidden_states"]);
+    let out = names(&dec.output);
+    assert_eq!(out.len(), 1 + 4 * spec.n_text_layer);
+    assert!(out.contains(&"present.1.encoder.value".to_string()));
+    let past = read(onnx::DECODER_WITH_PAST);
+    let inputs = names(&past.input);
+    assert_eq!(inputs.len(), 1 + 4 * spec.n_text_layer);
+    assert!(inputs.contains(&"past_key_values.0.decoder.key".to_string()));
+    assert_eq!(names(&past.output).len(), 1 + 2 * spec.n_text_layer);
+    let ops: std::collections::BTreeSet<String> = enc
+        .node
+        .iter()
+        .chain(&dec.node)
+        .map(|n| n.op_type.clone().unwrap())
+        .collect();
+    for op in [
+        "Conv",
+        "Gelu",
+        "LayerNormalization",
+        "Softmax",
+        "DynamicQuantizeLinear",
+        "MatMulInteger",
+    ] {
+        assert!(ops.contains(op), "{op} missing from {ops:?}");
+    }
+    // Every external tensor lies inside its data file; the with-past decoder uses the decoder's.
+    let external = |g: &proto::GraphProto| -> Vec<(String, String, u64, u64)> {
+        g.initializer
+            .iter()
+            .filter(|t| !t.external_data.is_empty())
+            .map(|t| {
+                let get = |k: &str| {
+                    t.external_data
+                        .iter()
+                        .find(|e| e.key.as_deref() == Some(k))
+                        .and_then(|e| e.value.clone())
+                        .unwrap()
+                };
+                (
+                    t.name.clone().unwrap(),
+                    get("location"),
+                    get("offset").parse().unwrap(),
+                    get("length").parse().unwrap(),
+                )
+            })
+            .collect()
+    };
+    for (g, file) in [
+        (&enc, onnx::ENCODER_DATA),
+        (&dec, onnx::DECODER_DATA),
+        (&past, onnx::DECODER_DATA),
+    ] {
+        for (name, location, offset, length) in external(g) {
+            assert_eq!(location, file, "{name}");
+            assert!(offset + length <= size(file), "{name}");
+        }
+    }
+    // An int8 weight: round(wᵀ / scale) with scale = max|w| / 127.
+    let q_name = "model.decoder.layers.1.fc1.weight.T_quantized";
+    let (_, _, offset, length) = external(&dec).into_iter().find(|t| t.0 == q_name).unwrap();
+    let scale_t = dec
+        .initializer
+        .iter()
+        .find(|t| t.name.as_deref() == Some("model.decoder.layers.1.fc1.weight.T_scale"))
+        .unwrap();
+    assert_eq!(scale_t.data_type, Some(DataType::Float as i32));
+    let scale = f32::from_le_bytes(scale_t.raw_data.clone().unwrap().try_into().unwrap());
+    let data = std::fs::read(path.join(onnx::DECODER_DATA)).unwrap();
+    let q = &data[offset as usize..(offset + length) as usize];
+    let t = tensors(&spec)
+        .into_iter()
+        .find(|t| t.name == "decoder.blocks.1.mlp.0.weight")
+        .unwrap();
+    let w = tensor_f32(&spec, 3, &t).unwrap();
+    let (rows, cols) = (t.shape[0], t.shape[1]);
+    let max = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!((scale - max / 127.0).abs() < 1e-9);
+    for (r, c) in [(0, 0), (5, 17), (rows - 1, cols - 1)] {
+        let stored = q[c * rows + r] as i8 as f32 * scale;
+        assert!((stored - w[r * cols + c]).abs() <= scale / 2.0 + 1e-7);
+    }
+    // inspect_folder reads the shape back and the quantization from the graph.
+    let f = onnx::inspect_folder(&path).unwrap();
+    assert_eq!(f.quant, "int8");
+    assert_eq!(
+        (f.spec.n_audio_state, f.spec.n_text_layer, f.spec.n_vocab),
+        (128, 2, 51865)
+    );
+    assert!(path.join(onnx::GENERATION_CONFIG).is_file());
+    // A variant picked by its encoder file, as in repositories with several exports.
+    for f in [onnx::ENCODER, onnx::DECODER, onnx::DECODER_WITH_PAST] {
+        std::fs::copy(
+            path.join(f),
+            path.join(f.replace(".onnx", "_quantized.onnx")),
+        )
+        .unwrap();
+    }
+    std::fs::remove_file(path.join("decoder_with_past_model.onnx")).unwrap();
+    let f = onnx::inspect_folder(&path.join("encoder_model_quantized.onnx")).unwrap();
+    assert_eq!(
+        f.decoder_with_past,
+        path.join("decoder_with_past_model_quantized.onnx")
+    );
+    // Without edgebench's metadata the quantization is read from the graph's ops.
+    let variant = path.join("encoder_model_quantized.onnx");
+    let mut m = proto::ModelProto::decode(std::fs::read(&variant).unwrap().as_slice()).unwrap();
+    m.metadata_props.clear();
+    std::fs::write(&variant, m.encode_to_vec()).unwrap();
+    assert_eq!(onnx::inspect_folder(&variant).unwrap().quant, "int8");
+    let e = onnx::inspect_folder(&path).unwrap_err().to_string();
+    assert!(e.contains("decoder_with_past_model.onnx"), "{e}");
+    std::fs::remove_file(path.join(onnx::DECODER)).unwrap();
+    let e = onnx::inspect_folder(&path).unwrap_err().to_string();
+    assert!(e.contains("decoder_model.onnx"), "{e}");
+}

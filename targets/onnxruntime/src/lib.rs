@@ -1,6 +1,9 @@
 //! The ONNX Runtime target: ONNX Runtime GenAI model folders (`genai_config.json`, the model
 //! file and its external data) run with the official ONNX Runtime library through `ort`.
 //!
+//! Started with `--speech`, the same workers run Whisper in Hugging Face Optimum's ONNX layout
+//! ([`whisper`]).
+//!
 //! Two workers share this crate: `onnxruntime` (CPU execution provider by default; `ep=cuda`
 //! or `ep=coreml` as a load option where the loaded library has them) and `coreml` (ONNX
 //! Runtime with the CoreML execution provider, which is how ONNX models reach Apple's Neural
@@ -15,6 +18,7 @@ pub mod platform;
 pub mod profile;
 pub mod runtime;
 pub mod unavailable;
+pub mod whisper;
 
 use decoder::{Decoder, LoopStats};
 use edgebench_harness::target::{
@@ -370,7 +374,7 @@ fn prepare(
 }
 
 /// Delete the profiling files of `prefix` (ONNX Runtime appends a timestamp and `.json`).
-fn remove_profiles(prefix: &Path) {
+pub(crate) fn remove_profiles(prefix: &Path) {
     let (Some(dir), Some(stem)) = (prefix.parent(), prefix.file_name().and_then(|n| n.to_str()))
     else {
         return;
@@ -384,11 +388,18 @@ fn remove_profiles(prefix: &Path) {
     }
 }
 
-/// A worker's `main`: serve the harness protocol with this target, or, when it cannot be
-/// used on this machine, answer every request with the reason.
+/// A worker's `main`: serve the harness protocol with this target (Whisper when started with
+/// `--speech`, [`whisper`]), or, when it cannot be used on this machine, answer every request
+/// with the reason.
 pub fn worker_main(name: &'static str, ep: Ep) -> ! {
     if let Some(reason) = platform::unavailable(ep) {
         unavailable::serve(reason)
+    }
+    if std::env::args().skip(1).any(|a| a == "--speech") {
+        match whisper::OrtWhisper::new(name, ep) {
+            Ok(target) => edgebench_harness::speech::main(target),
+            Err(reason) => unavailable::serve(&reason),
+        }
     }
     match OnnxRuntimeTarget::new(name, ep) {
         Ok(target) => edgebench_harness::worker::main(target),
