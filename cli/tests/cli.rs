@@ -752,3 +752,61 @@ fn printing_into_a_closed_pipe_is_not_a_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "stderr: {stderr}");
 }
+
+/// `models prune` deletes cache entries this version would not use (an older generator's, whose
+/// name hash differs) with their sidecars, keeps current ones, and `--dry-run` deletes nothing.
+#[test]
+fn models_prune_deletes_only_stale_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let gguf = synth(&models, "phi3-mini-tiny", "q8_0");
+    let genai = synth(&models, "phi3-mini-tiny", "int8");
+    // An older generator's copies: same sidecar fields, another name hash.
+    let old_gguf = models.join("phi3-mini-tiny-q8_0-s1-000000000000.gguf");
+    std::fs::copy(&gguf, &old_gguf).unwrap();
+    let sidecar = |p: &Path| PathBuf::from(format!("{}.json", p.display()));
+    std::fs::copy(sidecar(&gguf), sidecar(&old_gguf)).unwrap();
+    let old_genai = models.join("phi3-mini-tiny-int8-s1-000000000000-genai");
+    std::fs::create_dir(&old_genai).unwrap();
+    for f in std::fs::read_dir(&genai).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, old_genai.join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(sidecar(&genai), sidecar(&old_genai)).unwrap();
+    // The user's own file, without a sidecar, is never touched.
+    let own = models.join("mine.gguf");
+    std::fs::copy(&gguf, &own).unwrap();
+
+    let list = edgebench()
+        .args(["models", "list", "--models-dir"])
+        .arg(&models)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(stdout.matches("(stale)").count(), 2, "{stdout}");
+
+    let dry = edgebench()
+        .args(["models", "prune", "--dry-run", "--models-dir"])
+        .arg(&models)
+        .output()
+        .unwrap();
+    assert!(dry.status.success());
+    assert!(old_gguf.exists() && old_genai.exists());
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("2 stale models"));
+
+    let out = edgebench()
+        .args(["models", "prune", "--models-dir"])
+        .arg(&models)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!old_gguf.exists() && !sidecar(&old_gguf).exists());
+    assert!(!old_genai.exists() && !sidecar(&old_genai).exists());
+    assert!(gguf.exists() && sidecar(&gguf).exists());
+    assert!(genai.exists() && sidecar(&genai).exists());
+    assert!(own.exists());
+}

@@ -5,6 +5,7 @@ use crate::plan::SynthQuant;
 use crate::progress::synth_bar;
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use edgebench_scenarios::whisper::{cache as whisper_cache, WhisperFormat, WhisperQuant};
 use edgebench_scenarios::{onnx, synth, Catalog, ModelSpec};
 use std::path::Path;
 use std::path::PathBuf;
@@ -40,6 +41,15 @@ pub enum ModelsCommand {
     },
     /// List the models in the cache
     List {
+        #[arg(long)]
+        models_dir: Option<PathBuf>,
+    },
+    /// Delete synthetic models that this edgebench would not use: written by an older
+    /// generator, or for a catalog shape that has changed since (their names' hashes differ)
+    Prune {
+        /// Say what would be deleted, delete nothing
+        #[arg(long)]
+        dry_run: bool,
         #[arg(long)]
         models_dir: Option<PathBuf>,
     },
@@ -101,39 +111,11 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        ModelsCommand::List { models_dir } => {
-            let dir = crate::models_dir(&models_dir);
-            let mut files: Vec<_> = match std::fs::read_dir(&dir) {
-                Ok(it) => it
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| {
-                        p.extension().is_some_and(|x| x == "gguf")
-                            || p.join(onnx::genai_config::CONFIG_FILE).is_file()
-                    })
-                    .collect(),
-                Err(_) => Vec::new(),
-            };
-            files.sort();
-            println!("{} ({} models)", dir.display(), files.len());
-            for f in files {
-                let size = if f.is_dir() {
-                    std::fs::read_dir(&f)
-                        .map(|it| {
-                            it.filter_map(|e| e.ok()?.metadata().ok())
-                                .map(|m| m.len())
-                                .sum()
-                        })
-                        .unwrap_or(0)
-                } else {
-                    std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0)
-                };
-                println!(
-                    "  {:>10}  {}",
-                    gib(size),
-                    f.file_name().unwrap_or_default().to_string_lossy()
-                );
-            }
-        }
+        ModelsCommand::Prune {
+            dry_run,
+            models_dir,
+        } => prune(&crate::models_dir(&models_dir), dry_run)?,
+        ModelsCommand::List { models_dir } => list(&crate::models_dir(&models_dir)),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -240,4 +222,156 @@ fn synth_onnx(
         ),
     }
     Ok(())
+}
+
+/// What a cache entry's sidecar (`<entry>.json`) says it holds.
+#[derive(serde::Deserialize)]
+struct EntrySidecar {
+    model: String,
+    quant: String,
+    seed: u64,
+    /// Whisper entries only.
+    format: Option<WhisperFormat>,
+}
+
+/// Where this edgebench would cache the model a sidecar describes (`None`: not a catalog model).
+fn current_path(dir: &Path, catalog: &Catalog, sc: &EntrySidecar) -> Option<PathBuf> {
+    if let (Ok(spec), Some(format)) = (catalog.whisper_model(&sc.model), sc.format) {
+        let quant = WhisperQuant::parse(&sc.quant).ok()?;
+        return Some(whisper_cache::cache_path(dir, spec, quant, format, sc.seed));
+    }
+    let spec = catalog.model(&sc.model).ok()?;
+    Some(match SynthQuant::parse(&sc.quant).ok()? {
+        SynthQuant::Gguf(q) => synth::cache_path(dir, spec, q, sc.seed),
+        SynthQuant::Onnx(q) => onnx::cache_path(dir, spec, q, sc.seed),
+    })
+}
+
+/// `models prune`: every sidecar in `dir` whose entry is not where this version would write the
+/// same model is stale; it and its entry (file or folder) are deleted. Entries of models not in
+/// the catalog, and files without a sidecar (the user's own), are left alone.
+fn prune(dir: &Path, dry_run: bool) -> anyhow::Result<()> {
+    let catalog = Catalog::builtin();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(it) => it,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            println!("{}: no model cache", dir.display());
+            return Ok(());
+        }
+        Err(e) => anyhow::bail!("{}: {e}", dir.display()),
+    };
+    let mut sidecars: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    sidecars.sort();
+    let (mut count, mut freed) = (0usize, 0u64);
+    for sidecar in sidecars {
+        let Some(sc) = std::fs::read(&sidecar)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<EntrySidecar>(&b).ok())
+        else {
+            continue;
+        };
+        let entry = sidecar.with_extension("");
+        let Some(current) = current_path(dir, &catalog, &sc) else {
+            continue;
+        };
+        if current == entry {
+            continue;
+        }
+        let bytes = path_bytes(&entry);
+        println!(
+            "{} {}  {}",
+            if dry_run { "would delete" } else { "deleted" },
+            gib(bytes),
+            entry.file_name().unwrap_or_default().to_string_lossy()
+        );
+        if !dry_run {
+            let removed = if entry.is_dir() {
+                std::fs::remove_dir_all(&entry)
+            } else if entry.exists() {
+                std::fs::remove_file(&entry)
+            } else {
+                Ok(())
+            };
+            removed.with_context(|| format!("{}", entry.display()))?;
+            std::fs::remove_file(&sidecar).with_context(|| format!("{}", sidecar.display()))?;
+        }
+        count += 1;
+        freed += bytes;
+    }
+    println!(
+        "{count} stale model{} ({}){}",
+        if count == 1 { "" } else { "s" },
+        gib(freed),
+        if dry_run {
+            ", nothing deleted"
+        } else {
+            " deleted"
+        }
+    );
+    Ok(())
+}
+
+/// `models list`: every model in the cache (GGUF files, GenAI folders, and whatever else has a
+/// synthesis sidecar, e.g. Whisper files and folders), stale ones marked.
+fn list(dir: &Path) {
+    let catalog = Catalog::builtin();
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(it) => it
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension().is_none_or(|x| x != "json")
+                    && (p.extension().is_some_and(|x| x == "gguf")
+                        || p.join(onnx::genai_config::CONFIG_FILE).is_file()
+                        || sidecar_of(p).is_file())
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    entries.sort();
+    println!("{} ({} models)", dir.display(), entries.len());
+    let mut stale = 0;
+    for entry in entries {
+        let is_stale = std::fs::read(sidecar_of(&entry))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<EntrySidecar>(&b).ok())
+            .and_then(|sc| current_path(dir, &catalog, &sc))
+            .is_some_and(|current| current != entry);
+        stale += usize::from(is_stale);
+        println!(
+            "  {:>10}  {}{}",
+            gib(path_bytes(&entry)),
+            entry.file_name().unwrap_or_default().to_string_lossy(),
+            if is_stale { "  (stale)" } else { "" }
+        );
+    }
+    if stale > 0 {
+        println!(
+            "{stale} stale: written by an older generator, never used again \
+             (`edgebench models prune` deletes them)"
+        );
+    }
+}
+
+fn sidecar_of(entry: &Path) -> PathBuf {
+    let mut s = entry.as_os_str().to_owned();
+    s.push(".json");
+    PathBuf::from(s)
+}
+
+/// Bytes of a file, or of the files directly inside a folder.
+fn path_bytes(path: &Path) -> u64 {
+    if path.is_dir() {
+        std::fs::read_dir(path)
+            .map(|it| {
+                it.filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    } else {
+        std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+    }
 }

@@ -536,7 +536,8 @@ pub struct FolderSummary {
     pub quant: String,
     /// Weights counted from the graph (MatMulNBits K·N plus float initializers), when read.
     pub parameters: Option<u64>,
-    /// Bytes of all initializers.
+    /// Bytes of the initializers decode streams once per token: all but the tables only looked
+    /// up by Gather (GenAI's fp32 embedding), the roofline's denominator.
     pub weight_bytes: Option<u64>,
     /// Bytes of `genai_config.json`, the model file and its external data files.
     pub file_bytes: u64,
@@ -602,8 +603,26 @@ pub fn inspect(path: &Path) -> Result<FolderSummary, GenaiError> {
     let dir = model_path.parent().unwrap_or(Path::new("."));
     let mut data_files: Vec<PathBuf> = Vec::new();
     let mut weight_bytes = 0u64;
+    // Tables only looked up (the data input of Gather, e.g. GenAI's fp32 embedding) are read
+    // a row per token, not streamed: they do not count as bytes decode reads per token.
+    let looked_up_only = |name: &str| {
+        let mut gathered = false;
+        for n in &graph.node {
+            for (i, input) in n.input.iter().enumerate() {
+                if input == name {
+                    if n.op_type.as_deref() == Some("Gather") && i == 0 {
+                        gathered = true;
+                    } else {
+                        return false;
+                    }
+                }
+            }
+        }
+        gathered
+    };
     for t in &graph.initializer {
         let name = t.name.clone().unwrap_or_default();
+        let streamed = !looked_up_only(&name);
         if t.data_location == Some(DataLocation::External as i32) {
             let get = |k: &str| {
                 t.external_data
@@ -647,8 +666,10 @@ pub fn inspect(path: &Path) -> Result<FolderSummary, GenaiError> {
                 file_bytes += have;
                 data_files.push(file);
             }
-            weight_bytes += len;
-        } else {
+            if streamed {
+                weight_bytes += len;
+            }
+        } else if streamed {
             weight_bytes += t.raw_data.as_ref().map_or(0, |r| r.len() as u64);
         }
     }

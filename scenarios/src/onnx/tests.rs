@@ -73,6 +73,16 @@ fn every_tiny_model_and_precision_writes_a_readable_folder() {
                 "{} {q}",
                 m.name
             );
+            // Decode streams every weight but the embedding table, which Gather only looks up.
+            let embedding =
+                (m.vocab_size * m.hidden_size) as u64 * graph::element_bytes(q.io_dtype());
+            let w = s.weight_bytes.unwrap();
+            assert!(
+                w > 0 && w + embedding <= s.file_bytes,
+                "{} {q}: weights {w} + embedding {embedding} > files {}",
+                m.name,
+                s.file_bytes
+            );
             let g = &s.genai;
             assert_eq!(g.model_type, m.arch.gguf_name());
             assert_eq!(
