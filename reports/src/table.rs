@@ -390,7 +390,14 @@ impl<'a> Table<'a> {
                 t.parameters
                     .options
                     .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
+                    // A path (the audio clip) by its file name: the full path is in the record.
+                    .map(|(k, v)| {
+                        let v = std::path::Path::new(v)
+                            .file_name()
+                            .filter(|_| v.contains('/'))
+                            .map_or(v.clone(), |n| n.to_string_lossy().into_owned());
+                        format!("{k}={v}")
+                    })
                     .collect::<Vec<_>>()
                     .join(" "),
             ),
