@@ -153,6 +153,15 @@ fn device_notes(test: &TestRecord) -> String {
     let mut notes = Vec::new();
     if let Some(s) = test.summary.get(metric::ROOFLINE_PERCENT) {
         notes.push(format!("{:.0}% of the bandwidth roofline", s.median));
+        if s.median > 100.0 {
+            // Decode cannot read weights faster than memory streams them: the bandwidth
+            // figure is too low (measured while the machine was busy, most likely).
+            notes.push(
+                "above 100%: the cached bandwidth is too low; re-measure it on a quiet machine \
+                 with `edgebench device --measure`"
+                    .into(),
+            );
+        }
     }
     let energy = if test.scenario.gen_tokens > 0 {
         metric::DECODE_J_PER_TOKEN
