@@ -167,7 +167,8 @@ impl Target for CandleTarget {
                 .or_else(|| file.rows("token_embd.weight")),
         }
         .ok_or_else(|| bad("no token_embd.weight tensor".into()))?;
-        let (parameters, weight_bytes) = file.sizes();
+        let (parameters, _) = file.sizes();
+        let weight_bytes = file.streamed_bytes();
         let info = ModelInfo {
             architecture: arch.clone(),
             vocab_size: vocab,

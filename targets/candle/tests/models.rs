@@ -228,3 +228,24 @@ fn decode_from_empty_and_reset() {
         assert_eq!(first, again, "{name}: reset must forget the sequence");
     }
 }
+
+/// The roofline's bytes per token: every tensor, less an untied model's embedding (only looked
+/// up), as the llama.cpp and ONNX Runtime targets count them.
+#[test]
+fn weight_bytes_leave_out_an_untied_embedding() {
+    use candle_core::quantized::gguf_file::Content;
+    let dir = tempfile::tempdir().unwrap();
+    for (name, tied) in [("llama3-8b-tiny", false), ("gemma-2b-tiny", true)] {
+        let path = tiny(name, Quant::Q8_0, dir.path());
+        let (_target, info) = load(&path);
+        let content = Content::read(&mut std::fs::File::open(&path).unwrap()).unwrap();
+        let bytes = |t: &candle_core::quantized::gguf_file::TensorInfo| {
+            t.shape.elem_count() as u64 / t.ggml_dtype.block_size() as u64
+                * t.ggml_dtype.type_size() as u64
+        };
+        let total: u64 = content.tensor_infos.values().map(bytes).sum();
+        let embd = bytes(&content.tensor_infos["token_embd.weight"]);
+        let expected = if tied { total } else { total - embd };
+        assert_eq!(info.weight_bytes, Some(expected), "{name}");
+    }
+}
