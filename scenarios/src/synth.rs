@@ -784,7 +784,9 @@ struct Sidecar {
     generator_version: u32,
 }
 
-fn sidecar_path(path: &Path) -> PathBuf {
+/// The sidecar of a cache entry (`<entry>.json`, written last): what the entry holds and that
+/// it is complete. Every synthetic format's cache (GGUF, GenAI folders, Whisper) uses it.
+pub fn sidecar_path(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(".json");
     PathBuf::from(s)

@@ -325,7 +325,7 @@ fn list(dir: &Path) {
                 p.extension().is_none_or(|x| x != "json")
                     && (p.extension().is_some_and(|x| x == "gguf")
                         || p.join(onnx::genai_config::CONFIG_FILE).is_file()
-                        || sidecar_of(p).is_file())
+                        || synth::sidecar_path(p).is_file())
             })
             .collect(),
         Err(_) => Vec::new(),
@@ -334,7 +334,7 @@ fn list(dir: &Path) {
     println!("{} ({} models)", dir.display(), entries.len());
     let mut stale = 0;
     for entry in entries {
-        let is_stale = std::fs::read(sidecar_of(&entry))
+        let is_stale = std::fs::read(synth::sidecar_path(&entry))
             .ok()
             .and_then(|b| serde_json::from_slice::<EntrySidecar>(&b).ok())
             .and_then(|sc| current_path(dir, &catalog, &sc))
@@ -353,12 +353,6 @@ fn list(dir: &Path) {
              (`edgebench models prune` deletes them)"
         );
     }
-}
-
-fn sidecar_of(entry: &Path) -> PathBuf {
-    let mut s = entry.as_os_str().to_owned();
-    s.push(".json");
-    PathBuf::from(s)
 }
 
 /// Bytes of a file, or of the files directly inside a folder.

@@ -433,12 +433,6 @@ struct Sidecar {
     generator_version: String,
 }
 
-fn sidecar_path(folder: &Path) -> PathBuf {
-    let mut s = folder.as_os_str().to_owned();
-    s.push(".json");
-    PathBuf::from(s)
-}
-
 fn folder_bytes(folder: &Path) -> Option<u64> {
     [DATA_FILE, MODEL_FILE, CONFIG_FILE]
         .iter()
@@ -464,7 +458,7 @@ pub fn ensure_cached(
     progress: &mut dyn FnMut(u64, u64),
 ) -> anyhow::Result<CachedFolder> {
     let folder = cache_path(models_dir, model, quant, seed);
-    let sidecar = sidecar_path(&folder);
+    let sidecar = crate::synth::sidecar_path(&folder);
     if let Some(sc) = std::fs::read_to_string(&sidecar)
         .ok()
         .and_then(|t| serde_json::from_str::<Sidecar>(&t).ok())

@@ -104,12 +104,6 @@ struct Sidecar {
     generator_version: u32,
 }
 
-fn sidecar_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".json");
-    PathBuf::from(s)
-}
-
 fn remove(path: &Path) {
     if path.is_dir() {
         let _ = std::fs::remove_dir_all(path);
@@ -128,7 +122,7 @@ pub fn ensure_cached(
     progress: &mut dyn FnMut(u64, u64),
 ) -> anyhow::Result<CachedModel> {
     let path = cache_path(models_dir, spec, quant, format, seed);
-    let sidecar = sidecar_path(&path);
+    let sidecar = crate::synth::sidecar_path(&path);
     if let Some(sc) = std::fs::read_to_string(&sidecar)
         .ok()
         .and_then(|t| serde_json::from_str::<Sidecar>(&t).ok())
