@@ -6,6 +6,7 @@
 //! deterministic pseudo-random weights, so nothing needs a download.
 
 pub mod catalog;
+pub mod gguf;
 pub mod onnx;
 pub mod synth;
 pub mod whisper;

@@ -73,7 +73,7 @@ impl TensorPlan {
 
     /// Bytes of the tensor's data (without alignment padding).
     pub fn bytes(&self) -> u64 {
-        self.elements() / self.dtype.block_size() as u64 * self.dtype.type_size() as u64
+        crate::gguf::data_bytes(self.elements(), self.dtype)
     }
 }
 

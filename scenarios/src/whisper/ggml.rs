@@ -19,6 +19,7 @@
 //! there), so [`inspect`] checks every header and size first.
 
 use super::{mel, tensors, WhisperQuant, WhisperSpec};
+use crate::gguf::data_bytes;
 use crate::synth::{HashingWriter, SynthReport, REPORT_EVERY};
 use anyhow::{bail, Context};
 use candle_core::quantized::GgmlDType;
@@ -161,10 +162,6 @@ fn tensor_header(name: &str, shape: &[usize], dtype: GgmlDType) -> Vec<u8> {
     }
     h.extend(name.as_bytes());
     h
-}
-
-fn data_bytes(elements: u64, dtype: GgmlDType) -> u64 {
-    elements / dtype.block_size() as u64 * dtype.type_size() as u64
 }
 
 /// Exact size of the file [`write`] writes.

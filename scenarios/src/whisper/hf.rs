@@ -80,10 +80,7 @@ pub fn planned_bytes(spec: &WhisperSpec, quant: WhisperQuant) -> u64 {
         }
         _ => tensors(spec)
             .iter()
-            .map(|t| {
-                let dt = t.ggml_dtype(quant);
-                t.elements() / dt.block_size() as u64 * dt.type_size() as u64
-            })
+            .map(|t| crate::gguf::data_bytes(t.elements(), t.ggml_dtype(quant)))
             .sum(),
     }
 }

@@ -96,23 +96,9 @@ impl GgufFile {
             .and_then(|t| t.shape.dims().first().copied())
     }
 
-    /// Bytes decode streams from memory per token (the roofline's denominator): every tensor
-    /// but `token_embd.weight` when the model has its own `output.weight`, since the embedding
-    /// is then only looked up, a row per token. A tied model multiplies with it, so it counts.
+    /// Bytes decode streams from memory per token (see [`edgebench_scenarios::gguf::streamed_bytes`]).
     pub fn streamed_bytes(&self) -> u64 {
-        let bytes = |t: &candle_core::quantized::gguf_file::TensorInfo| {
-            t.shape.elem_count() as u64 / t.ggml_dtype.block_size() as u64
-                * t.ggml_dtype.type_size() as u64
-        };
-        let infos = &self.content.tensor_infos;
-        let looked_up = match (
-            infos.get("token_embd.weight"),
-            infos.contains_key("output.weight"),
-        ) {
-            (Some(embd), true) => bytes(embd),
-            _ => 0,
-        };
-        self.sizes().1 - looked_up
+        edgebench_scenarios::gguf::streamed_bytes(&self.content)
     }
 
     /// Total parameters and bytes of all tensors.
@@ -121,10 +107,10 @@ impl GgufFile {
             .tensor_infos
             .values()
             .fold((0, 0), |(params, bytes), t| {
-                let elems = t.shape.elem_count() as u64;
-                let size =
-                    elems / t.ggml_dtype.block_size() as u64 * t.ggml_dtype.type_size() as u64;
-                (params + elems, bytes + size)
+                (
+                    params + t.shape.elem_count() as u64,
+                    bytes + edgebench_scenarios::gguf::tensor_bytes(t),
+                )
             })
     }
 

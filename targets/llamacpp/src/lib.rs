@@ -270,7 +270,7 @@ impl Target for LlamaCppTarget {
                 .unwrap_or_else(|_| "unknown".into()),
             vocab_size: vocab,
             parameters: Some(m.n_params()),
-            weight_bytes: Some(m.size().saturating_sub(looked_up_bytes(path))),
+            weight_bytes: Some(streamed_bytes(path, m.size())),
             quant: m
                 .meta_val_str("general.file_type")
                 .ok()
@@ -387,26 +387,13 @@ fn c_str(p: *const std::ffi::c_char) -> String {
         .into_owned()
 }
 
-/// Bytes of `token_embd.weight` when the file also has `output.weight`: the embedding is then
-/// only looked up (a row per token), so decode does not stream it and the roofline leaves it out
-/// (as the candle and ONNX Runtime targets do). 0 when the model is tied or unreadable here.
-fn looked_up_bytes(path: &std::path::Path) -> u64 {
+/// Bytes decode streams per token ([`edgebench_scenarios::gguf::streamed_bytes`]: an untied
+/// embedding is only looked up), as the candle and ONNX Runtime targets count them; llama.cpp's
+/// own size of every tensor (`total`) when the header cannot be read here.
+fn streamed_bytes(path: &std::path::Path, total: u64) -> u64 {
     use candle_core::quantized::gguf_file::Content;
-    let Ok(mut file) = std::fs::File::open(path) else {
-        return 0;
-    };
-    let Ok(content) = Content::read(&mut std::io::BufReader::new(&mut file)) else {
-        return 0;
-    };
-    let infos = &content.tensor_infos;
-    match (
-        infos.get("token_embd.weight"),
-        infos.contains_key("output.weight"),
-    ) {
-        (Some(t), true) => {
-            t.shape.elem_count() as u64 / t.ggml_dtype.block_size() as u64
-                * t.ggml_dtype.type_size() as u64
-        }
-        _ => 0,
-    }
+    std::fs::File::open(path)
+        .ok()
+        .and_then(|f| Content::read(&mut std::io::BufReader::new(f)).ok())
+        .map_or(total, |c| edgebench_scenarios::gguf::streamed_bytes(&c))
 }

@@ -88,17 +88,14 @@ fn q4_0_runs() {
 #[test]
 fn weight_bytes_leave_out_an_untied_embedding() {
     use candle_core::quantized::gguf_file::Content;
+    use edgebench_scenarios::gguf;
     let dir = tempfile::tempdir().unwrap();
     for name in TINY {
         let path = tiny(name, Quant::Q8_0, dir.path());
         let (_target, info) = load(&path);
         let content = Content::read(&mut std::fs::File::open(&path).unwrap()).unwrap();
-        let bytes = |t: &candle_core::quantized::gguf_file::TensorInfo| {
-            t.shape.elem_count() as u64 / t.ggml_dtype.block_size() as u64
-                * t.ggml_dtype.type_size() as u64
-        };
-        let total: u64 = content.tensor_infos.values().map(bytes).sum();
-        let embd = bytes(&content.tensor_infos["token_embd.weight"]);
+        let total = gguf::total_bytes(&content);
+        let embd = gguf::tensor_bytes(&content.tensor_infos["token_embd.weight"]);
         let tied = !content.tensor_infos.contains_key("output.weight");
         let expected = if tied { total } else { total - embd };
         assert_eq!(info.weight_bytes, Some(expected), "{name} (tied: {tied})");
