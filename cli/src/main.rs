@@ -11,6 +11,7 @@ mod plan;
 mod profile;
 mod progress;
 mod sweep;
+mod synthesis;
 mod targets;
 mod whisper;
 

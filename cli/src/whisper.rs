@@ -507,39 +507,16 @@ pub fn prepare(
             let format = format.ok_or_else(|| Status::Skipped {
                 reason: "no format for this quantization".into(),
             })?;
-            let bytes = source.file_bytes();
-            let bar =
-                crate::progress::synth_bar(&format!("{} {quant} ({format})", spec.name), bytes);
-            let cached =
-                cache::ensure_cached(models_dir, spec, *quant, format, *seed, &mut |d, t| {
-                    bar.set_length(t);
-                    bar.set_position(d);
-                });
-            bar.finish_and_clear();
-            let cached = cached.map_err(|e| Status::Failed {
-                reason: format!("cannot synthesize the model: {e:#}"),
-            })?;
-            if let Some(r) = &cached.synthesized {
-                eprintln!(
-                    "synthesized {} ({}) in {:.1} s",
-                    r.path.display(),
-                    gib(r.bytes),
-                    r.seconds
-                );
-            }
-            Ok((
-                cached.path.clone(),
-                ScenarioRef {
-                    model: spec.name.clone(),
-                    quant: quant.name().to_string(),
-                    model_path: cached.path.display().to_string(),
-                    model_sha256: Some(cached.sha256.clone()),
-                    model_bytes: cached.bytes,
-                    synthetic: true,
-                    seed: Some(*seed),
-                    ..Default::default()
-                },
-            ))
+            crate::synthesis::prepare(
+                models_dir,
+                &cache::cache_path(models_dir, spec, *quant, format, *seed),
+                source.file_bytes(),
+                &format!("{} {quant} ({format})", spec.name),
+                &spec.name,
+                quant.name(),
+                *seed,
+                |progress| cache::ensure_cached(models_dir, spec, *quant, format, *seed, progress),
+            )
         }
     }
 }

@@ -2,11 +2,11 @@
 
 use crate::plan::gib;
 use crate::plan::SynthQuant;
-use crate::progress::synth_bar;
+use crate::synthesis::with_bar;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use edgebench_scenarios::whisper::{cache as whisper_cache, WhisperFormat, WhisperQuant};
-use edgebench_scenarios::{onnx, synth, Catalog, ModelSpec};
+use edgebench_scenarios::{onnx, synth, Catalog};
 use std::path::Path;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,39 +76,19 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
                 .context("--quant")?;
             let dir = crate::models_dir(&models_dir);
             for q in quants {
-                let q = match q {
-                    SynthQuant::Gguf(q) => q,
-                    SynthQuant::Onnx(q) => {
-                        synth_onnx(&dir, spec, q, seed)?;
-                        continue;
-                    }
+                let cached = match q {
+                    SynthQuant::Gguf(q) => with_bar(
+                        &format!("{} {q}", spec.name),
+                        synth::planned_file_bytes(spec, q),
+                        |progress| synth::ensure_cached(&dir, spec, q, seed, progress),
+                    )?,
+                    SynthQuant::Onnx(q) => with_bar(
+                        &format!("{} {q} (ONNX)", spec.name),
+                        onnx::planned_folder_bytes(spec, q, seed),
+                        |progress| onnx::ensure_cached(&dir, spec, q, seed, progress),
+                    )?,
                 };
-                let bar = synth_bar(
-                    &format!("{} {q}", spec.name),
-                    synth::planned_file_bytes(spec, q),
-                );
-                let cached = synth::ensure_cached(&dir, spec, q, seed, &mut |done, total| {
-                    bar.set_length(total);
-                    bar.set_position(done);
-                });
-                bar.finish_and_clear();
-                let cached = cached?;
-                match &cached.synthesized {
-                    Some(r) => println!(
-                        "{}  {}  written in {:.1} s ({:.2} GB/s)  sha256 {}",
-                        cached.path.display(),
-                        gib(cached.bytes),
-                        r.seconds,
-                        r.bytes as f64 / r.seconds.max(1e-9) / 1e9,
-                        cached.sha256
-                    ),
-                    None => println!(
-                        "{}  {}  already cached  sha256 {}",
-                        cached.path.display(),
-                        gib(cached.bytes),
-                        cached.sha256
-                    ),
-                }
+                cached.print();
             }
         }
         ModelsCommand::Prune {
@@ -162,66 +142,15 @@ fn synth_whisper(
                 .collect(),
         };
         for f in formats {
-            let bar = synth_bar(
+            with_bar(
                 &format!("{} {q} ({f})", spec.name),
                 cache::planned_bytes(spec, q, f),
-            );
-            let cached = cache::ensure_cached(&dir, spec, q, f, seed, &mut |done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
-            });
-            bar.finish_and_clear();
-            let cached = cached?;
-            println!(
-                "{}  {}  {}  sha256 {}",
-                cached.path.display(),
-                gib(cached.bytes),
-                if cached.synthesized.is_some() {
-                    "written"
-                } else {
-                    "already cached"
-                },
-                cached.sha256
-            );
+                |progress| cache::ensure_cached(&dir, spec, q, f, seed, progress),
+            )?
+            .print();
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Write (or find) the synthetic ONNX Runtime GenAI folder of `spec` at `quant` in the cache.
-fn synth_onnx(
-    dir: &Path,
-    spec: &ModelSpec,
-    quant: onnx::OnnxQuant,
-    seed: u64,
-) -> anyhow::Result<()> {
-    let bar = synth_bar(
-        &format!("{} {quant} (ONNX)", spec.name),
-        onnx::planned_folder_bytes(spec, quant, seed),
-    );
-    let cached = onnx::ensure_cached(dir, spec, quant, seed, &mut |done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    });
-    bar.finish_and_clear();
-    let cached = cached?;
-    match &cached.synthesized {
-        Some(r) => println!(
-            "{}  {}  written in {:.1} s ({:.2} GB/s)  sha256 {}",
-            cached.folder.display(),
-            gib(cached.bytes),
-            r.seconds,
-            r.bytes as f64 / r.seconds.max(1e-9) / 1e9,
-            cached.sha256
-        ),
-        None => println!(
-            "{}  {}  already cached  sha256 {}",
-            cached.folder.display(),
-            gib(cached.bytes),
-            cached.sha256
-        ),
-    }
-    Ok(())
 }
 
 /// What a cache entry's sidecar (`<entry>.json`) says it holds.

@@ -2,7 +2,7 @@
 
 use crate::plan::{self, ModelSource, PlannedJob, Selection};
 use crate::profile;
-use crate::progress::{self, ProgressObserver};
+use crate::progress::ProgressObserver;
 use crate::sweep;
 use crate::targets;
 use anyhow::{bail, Context};
@@ -689,92 +689,30 @@ fn prepare_model(
             },
         )),
         ModelSource::SyntheticOnnx { spec, quant, .. } => {
-            let bytes = job.model.file_bytes();
-            let folder = edgebench_scenarios::onnx::cache_path(models_dir, spec, *quant, seed);
-            if !folder.exists() {
-                check_disk_space(models_dir, bytes)?;
-            }
-            let bar = progress::synth_bar(&format!("{} {} (ONNX)", spec.name, quant), bytes);
-            let cached = edgebench_scenarios::onnx::ensure_cached(
+            use edgebench_scenarios::onnx;
+            crate::synthesis::prepare(
                 models_dir,
-                spec,
-                *quant,
+                &onnx::cache_path(models_dir, spec, *quant, seed),
+                job.model.file_bytes(),
+                &format!("{} {} (ONNX)", spec.name, quant),
+                &spec.name,
+                quant.name(),
                 seed,
-                &mut |done, total| {
-                    bar.set_length(total);
-                    bar.set_position(done);
-                },
-            );
-            bar.finish_and_clear();
-            let cached = cached.map_err(|e| Status::Failed {
-                reason: format!("cannot synthesize the model: {e:#}"),
-            })?;
-            if let Some(report) = &cached.synthesized {
-                eprintln!(
-                    "synthesized {} ({}) in {:.1} s, {:.2} GB/s",
-                    report.folder.display(),
-                    plan::gib(report.bytes),
-                    report.seconds,
-                    report.bytes as f64 / report.seconds.max(1e-9) / 1e9
-                );
-            }
-            Ok((
-                cached.folder.clone(),
-                ScenarioRef {
-                    model: spec.name.clone(),
-                    quant: quant.name().to_string(),
-                    model_path: cached.folder.display().to_string(),
-                    model_sha256: Some(cached.sha256.clone()),
-                    model_bytes: cached.bytes,
-                    synthetic: true,
-                    seed: Some(seed),
-                    ..Default::default()
-                },
-            ))
+                |progress| onnx::ensure_cached(models_dir, spec, *quant, seed, progress),
+            )
         }
         ModelSource::Synthetic { spec, quant, .. } => {
-            let bytes = job.model.file_bytes();
-            let path = edgebench_scenarios::synth::cache_path(models_dir, spec, *quant, seed);
-            if !path.exists() {
-                check_disk_space(models_dir, bytes)?;
-            }
-            let bar = progress::synth_bar(&format!("{} {}", spec.name, quant), bytes);
-            let cached = edgebench_scenarios::synth::ensure_cached(
+            use edgebench_scenarios::synth;
+            crate::synthesis::prepare(
                 models_dir,
-                spec,
-                *quant,
+                &synth::cache_path(models_dir, spec, *quant, seed),
+                job.model.file_bytes(),
+                &format!("{} {}", spec.name, quant),
+                &spec.name,
+                quant.name(),
                 seed,
-                &mut |done, total| {
-                    bar.set_length(total);
-                    bar.set_position(done);
-                },
-            );
-            bar.finish_and_clear();
-            let cached = cached.map_err(|e| Status::Failed {
-                reason: format!("cannot synthesize the model: {e:#}"),
-            })?;
-            if let Some(report) = &cached.synthesized {
-                eprintln!(
-                    "synthesized {} ({}) in {:.1} s, {:.2} GB/s",
-                    report.path.display(),
-                    plan::gib(report.bytes),
-                    report.seconds,
-                    report.bytes as f64 / report.seconds.max(1e-9) / 1e9
-                );
-            }
-            Ok((
-                cached.path.clone(),
-                ScenarioRef {
-                    model: spec.name.clone(),
-                    quant: quant.name().to_string(),
-                    model_path: cached.path.display().to_string(),
-                    model_sha256: Some(cached.sha256.clone()),
-                    model_bytes: cached.bytes,
-                    synthetic: true,
-                    seed: Some(seed),
-                    ..Default::default()
-                },
-            ))
+                |progress| synth::ensure_cached(models_dir, spec, *quant, seed, progress),
+            )
         }
     }
 }
@@ -880,21 +818,6 @@ fn not_run_records(
         .collect()
 }
 
-/// Skip the job when the model cache's disk cannot take `bytes` more (and 1 GiB to spare).
-fn check_disk_space(models_dir: &Path, bytes: u64) -> Result<(), Status> {
-    match free_disk_bytes(models_dir) {
-        Some(free) if free < bytes + (1 << 30) => Err(Status::Skipped {
-            reason: format!(
-                "not enough disk space in {} for the synthetic model: needs {}, {} free",
-                models_dir.display(),
-                plan::gib(bytes),
-                plan::gib(free)
-            ),
-        }),
-        _ => Ok(()),
-    }
-}
-
 /// The workloads of a soak: the generation workloads chosen (tg128 when none was), named
 /// `tg128 soak10m`.
 fn soak_workloads(
@@ -923,22 +846,6 @@ fn soak_workloads(
         w.name = format!("{} soak{label}", w.name);
     }
     Ok(out)
-}
-
-/// Free space on the disk holding `dir` (or its nearest existing parent).
-fn free_disk_bytes(dir: &Path) -> Option<u64> {
-    let mut probe = dir.to_path_buf();
-    while !probe.exists() {
-        probe = probe.parent()?.to_path_buf();
-    }
-    let probe = probe.canonicalize().ok()?;
-    let disks = sysinfo::Disks::new_with_refreshed_list();
-    disks
-        .list()
-        .iter()
-        .filter(|d| probe.starts_with(d.mount_point()))
-        .max_by_key(|d| d.mount_point().as_os_str().len())
-        .map(|d| d.available_space())
 }
 
 /// Print an export to stdout, ending with a newline.
