@@ -1,0 +1,308 @@
+#!/usr/bin/env bash
+# Do edgebench's figures equal the upstream tools' own? Builds llama-bench and whisper-bench from
+# the very llama.cpp / whisper.cpp sources the llamacpp and whispercpp workers are built from
+# (the trees vendored in the llama-cpp-sys-2 and whisper-rs-sys crates Cargo.lock pins), with
+# the workers' build settings, then runs each tool and edgebench on the same model file with the
+# same threads, interleaved (tool, edgebench, tool, edgebench, …: a machine that drifts between
+# minutes drifts for both), and prints edgebench ÷ upstream for each figure. 1.00 is equal; the
+# project's promise is within 3%.
+#
+#   scripts/fidelity.sh                       # both tools, 3 rounds, all cores
+#   scripts/fidelity.sh --only whisper --rounds 5 --threads 2
+#   scripts/fidelity.sh --llama-model my.gguf --whisper-model ggml-tiny.bin
+#
+# The crates vendor the libraries but not the tools' own sources (llama.cpp's
+# tools/llama-bench/llama-bench.cpp, whisper.cpp's examples/bench/bench.cpp). They come from an
+# upstream checkout of the matching version: --llama-cpp DIR / --whisper-cpp DIR (a checkout, or
+# a folder holding llama-bench.cpp / bench.cpp), else the cache folder below, else a shallow
+# `git clone` of the matching whisper.cpp tag (llama.cpp: the branch given by LLAMA_CPP_REF,
+# default master; the script says which llama-bench.cpp it compiled). Only the tool's one .cpp
+# file is taken from there; ggml, llama and whisper are compiled from the vendored trees.
+#
+# Figures compared (README "Fidelity"):
+#   llama.cpp  pp t/s   llama-bench -p N -n 0 avg_ts     vs  edgebench pp t/s (mean of reps)
+#              tg t/s   llama-bench -p 0 -n N avg_ts     vs  edgebench tg t/s (mean of reps)
+#   whisper    encoder  whisper-bench "encode time"      vs  edgebench -w encode, enc ms
+#              decoder  whisper-bench "decode time … per run" (256 single-token steps)
+#                                                        vs  edgebench -w decode-t256, ms/step
+# Ratios are edgebench's speed ÷ the tool's speed (> 1: edgebench measured faster).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo="$PWD"
+
+rounds=3
+threads="$(nproc)"
+only="all"
+llama_model=""
+whisper_model=""
+llama_src="${LLAMA_CPP_SRC:-}"
+whisper_src="${WHISPER_CPP_SRC:-}"
+n_prompt=128
+n_gen=32
+reps=5
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds="$2"; shift 2 ;;
+    --threads|-t) threads="$2"; shift 2 ;;
+    --only) only="$2"; shift 2 ;;
+    --llama-model) llama_model="$2"; shift 2 ;;
+    --whisper-model) whisper_model="$2"; shift 2 ;;
+    --llama-cpp) llama_src="$2"; shift 2 ;;
+    --whisper-cpp) whisper_src="$2"; shift 2 ;;
+    -p) n_prompt="$2"; shift 2 ;;
+    -n) n_gen="$2"; shift 2 ;;
+    -r) reps="$2"; shift 2 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    *) echo "fidelity.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+case "$only" in all|llama|whisper) ;; *) echo "fidelity.sh: --only llama|whisper|all, got $only" >&2; exit 2 ;; esac
+
+say() { printf '\033[1m[fidelity]\033[0m %s\n' "$*" >&2; }
+die() { printf 'fidelity.sh: %s\n' "$*" >&2; exit 1; }
+
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/edgebench/reference"
+mkdir -p "$cache"
+out="$repo/target/fidelity"
+rm -rf "$out"; mkdir -p "$out"
+
+[ -x target/release/edgebench ] || scripts/setup.sh
+eb="$repo/target/release/edgebench"
+
+# --- The vendored sources, at the versions Cargo.lock pins --------------------------------------
+lock_version() { # crate → version in Cargo.lock
+  awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+registry_src() { # crate version → its unpacked source folder
+  local d
+  for d in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"$1-$2"; do
+    [ -d "$d" ] && { echo "$d"; return; }
+  done
+  cargo fetch --quiet >/dev/null 2>&1 || true
+  for d in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"$1-$2"; do
+    [ -d "$d" ] && { echo "$d"; return; }
+  done
+  die "$1 $2 is not in the cargo registry (run cargo fetch)"
+}
+
+# The workers' C/C++ flags (.cargo/config.toml [env] for this machine), so the tools are compiled
+# exactly as the libraries inside the workers are.
+arch="$(uname -m)"
+cflags=""
+if [ "$arch" = x86_64 ]; then
+  cflags="$(sed -n 's/^CFLAGS_x86_64_unknown_linux_gnu = "\(.*\)"$/\1/p' .cargo/config.toml)"
+fi
+cflags="${CFLAGS:-$cflags}"
+
+jobs="$(nproc)"
+
+build_tool() { # name src_tree tool_dir tool_cpp target extra-cmake-args…
+  local name="$1" tree="$2" tool_dir="$3" target="$4"; shift 4
+  local build="$cache/build-$name"
+  if [ -x "$build/bin/$target" ] && [ "$(cat "$build/.stamp" 2>/dev/null)" = "$tree|$cflags|$*" ]; then
+    return
+  fi
+  say "building $target from $tree (once; a few minutes)"
+  rm -rf "$build"; mkdir -p "$build"
+  CFLAGS="$cflags" CXXFLAGS="$cflags" cmake -S "$tree" -B "$build" -DCMAKE_BUILD_TYPE=Release \
+    -DBUILD_SHARED_LIBS=OFF "$@" >"$build/configure.log" 2>&1 \
+    || die "cmake configure of $name failed: see $build/configure.log"
+  cmake --build "$build" --target "$target" -j "$jobs" >"$build/build.log" 2>&1 \
+    || die "building $target failed: see $build/build.log"
+  mkdir -p "$build/bin"
+  cp "$(find "$build" -type f -name "$target" -perm -u+x | head -1)" "$build/bin/$target"
+  echo "$tree|$cflags|$*" >"$build/.stamp"
+}
+
+# A file from the upstream checkout (or a folder holding just that file).
+upstream_file() { # src rel-path base-name
+  local src="$1" rel="$2" base="$3"
+  if [ -f "$src/$rel" ]; then echo "$src/$rel"; elif [ -f "$src/$base" ]; then echo "$src/$base"; fi
+}
+
+# --- llama-bench ----------------------------------------------------------------------------------
+setup_llama() {
+  local ver tree src cpp
+  ver="$(lock_version llama-cpp-sys-2)"
+  tree="$(registry_src llama-cpp-sys-2 "$ver")/llama.cpp"
+  src="${llama_src:-$cache/llama-bench-src}"
+  cpp="$(upstream_file "$src" tools/llama-bench/llama-bench.cpp llama-bench.cpp)"
+  if [ -z "$cpp" ]; then
+    say "no llama-bench.cpp in $src: cloning llama.cpp (${LLAMA_CPP_REF:-master})"
+    git clone --quiet --depth 1 --branch "${LLAMA_CPP_REF:-master}" \
+      https://github.com/ggml-org/llama.cpp "$cache/llama.cpp-upstream" \
+      || die "no llama-bench source: pass --llama-cpp DIR (a llama.cpp checkout)"
+    cpp="$cache/llama.cpp-upstream/tools/llama-bench/llama-bench.cpp"
+  fi
+  # The vendored tree with the tool's source put back where llama.cpp keeps it.
+  local work="$cache/llama.cpp-$ver"
+  if [ ! -f "$work/.copied" ]; then
+    rm -rf "$work"; cp -r "$tree" "$work"; touch "$work/.copied"
+  fi
+  mkdir -p "$work/tools/llama-bench"
+  cp "$cpp" "$work/tools/llama-bench/llama-bench.cpp"
+  # Newer llama.cpp keeps llama-bench's body in a function `llama_bench` with `main` elsewhere.
+  local sources="llama-bench.cpp"
+  if ! grep -q '^int main' "$cpp"; then
+    printf 'int llama_bench(int argc, char ** argv);\nint main(int argc, char ** argv) { return llama_bench(argc, argv); }\n' \
+      >"$work/tools/llama-bench/main.cpp"
+    sources="llama-bench.cpp main.cpp"
+  fi
+  sed "s/@SOURCES@/$sources/" >"$work/tools/llama-bench/CMakeLists.txt" <<'CMAKE'
+set(TARGET llama-bench)
+add_executable(${TARGET} @SOURCES@)
+target_link_libraries(${TARGET} PRIVATE common llama ${CMAKE_THREAD_LIBS_INIT})
+target_compile_features(${TARGET} PRIVATE cxx_std_17)
+CMAKE
+  llama_cpp_file="$cpp"
+  # llama-cpp-sys-2's settings (its build.rs): native off (the C flags carry the CPU), OpenMP on,
+  # no curl, tools on so that tools/llama-bench is configured.
+  build_tool "llama.cpp-$ver" "$work" "$work/tools/llama-bench" llama-bench \
+    -DGGML_NATIVE=OFF -DGGML_OPENMP=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
+    -DLLAMA_BUILD_TOOLS=ON -DGGML_METAL=OFF
+  llama_bench="$cache/build-llama.cpp-$ver/bin/llama-bench"
+  llama_version="llama.cpp vendored by llama-cpp-sys-2 $ver"
+}
+
+# --- whisper-bench --------------------------------------------------------------------------------
+setup_whisper() {
+  local ver tree wver src cpp
+  ver="$(lock_version whisper-rs-sys)"
+  tree="$(registry_src whisper-rs-sys "$ver")/whisper.cpp"
+  wver="$(sed -n 's/^project("whisper.cpp" VERSION \([0-9.]*\)).*/\1/p' "$tree/CMakeLists.txt")"
+  src="${whisper_src:-$cache/whisper-bench-src}"
+  cpp="$(upstream_file "$src" examples/bench/bench.cpp bench.cpp)"
+  if [ -z "$cpp" ]; then
+    say "no bench.cpp in $src: cloning whisper.cpp v$wver"
+    git clone --quiet --depth 1 --branch "v$wver" https://github.com/ggml-org/whisper.cpp \
+      "$cache/whisper.cpp-v$wver" || die "no whisper-bench source: pass --whisper-cpp DIR (a whisper.cpp v$wver checkout)"
+    cpp="$cache/whisper.cpp-v$wver/examples/bench/bench.cpp"
+  fi
+  local work="$cache/whisper.cpp-$wver"
+  if [ ! -f "$work/.copied" ]; then
+    rm -rf "$work"; cp -r "$tree" "$work"; touch "$work/.copied"
+  fi
+  mkdir -p "$work/examples/bench"
+  cp "$cpp" "$work/examples/bench/bench.cpp"
+  # The vendored CMakeLists has no examples folder: add the one tool.
+  grep -q 'examples/bench' "$work/CMakeLists.txt" \
+    || printf '\nadd_executable(whisper-bench examples/bench/bench.cpp)\ntarget_link_libraries(whisper-bench PRIVATE whisper ${CMAKE_THREAD_LIBS_INIT})\n' >>"$work/CMakeLists.txt"
+  whisper_cpp_file="$cpp"
+  # whisper-rs-sys's settings (its build.rs): Release, static, Metal off, examples off; OpenMP
+  # as the whispercpp worker is built (targets/whispercpp/Cargo.toml turns it on for Linux).
+  build_tool "whisper.cpp-$wver" "$work" "$work/examples/bench" whisper-bench \
+    -DWHISPER_BUILD_TESTS=OFF -DWHISPER_BUILD_EXAMPLES=OFF -DGGML_METAL=OFF -DGGML_OPENMP=ON
+  whisper_bench="$cache/build-whisper.cpp-$wver/bin/whisper-bench"
+  whisper_version="whisper.cpp $wver vendored by whisper-rs-sys $ver"
+}
+
+# --- models -----------------------------------------------------------------------------------------
+cached_model() { # synth args… → the path `models synth` printed
+  "$eb" models synth "$@" 2>/dev/null | grep -oE '/[^ ]+\.(gguf|bin)' | tail -1
+}
+
+mean_of() { python3 -c 'import sys,statistics as s; v=[float(x) for x in sys.argv[1:]]; print(s.mean(v))' "$@"; }
+
+ratio() { python3 -c 'import sys; print(f"{float(sys.argv[1])/float(sys.argv[2]):.3f}")' "$1" "$2"; }
+
+# edgebench's mean of a metric over a results file's repetitions, for tests of a workload.
+eb_mean() { # file workload metric
+  python3 - "$@" <<'PY'
+import json, sys, statistics
+path, workload, metric = sys.argv[1:]
+vals = []
+for line in open(path):
+    rec = json.loads(line)
+    if rec.get("kind", "test") != "test" and "repetitions" not in rec:
+        continue
+    if rec.get("scenario", {}).get("workload") != workload:
+        continue
+    for rep in rec.get("repetitions", []):
+        if metric in rep.get("metrics", {}):
+            vals.append(rep["metrics"][metric])
+if not vals:
+    sys.exit(f"{path}: no {metric} for {workload}")
+print(statistics.mean(vals))
+PY
+}
+
+rows=()
+
+run_llama() {
+  setup_llama
+  [ -n "$llama_model" ] || llama_model="$(cached_model gemma-2b --quant q4_k_m)"
+  [ -f "$llama_model" ] || die "no llama model (pass --llama-model FILE.gguf)"
+  say "llama.cpp: $(basename "$llama_model"), -t $threads, pp$n_prompt / tg$n_gen, $reps reps, $rounds rounds"
+  say "llama-bench source: $llama_cpp_file"
+  local lb_pp=() lb_tg=() e_pp=() e_tg=()
+  for r in $(seq 1 "$rounds"); do
+    "$llama_bench" -m "$llama_model" -t "$threads" -p "$n_prompt" -n "$n_gen" -r "$reps" -o json \
+      >"$out/llama-bench-$r.json" 2>"$out/llama-bench-$r.err" \
+      || die "llama-bench failed: see $out/llama-bench-$r.err"
+    "$eb" run --model "$llama_model" --target llamacpp -t "$threads" -p "$n_prompt" -n "$n_gen" \
+      -r "$reps" --results "$out/edgebench-llama-$r.jsonl" --cooldown off >"$out/edgebench-llama-$r.log" 2>&1 \
+      || die "edgebench run failed: see $out/edgebench-llama-$r.log"
+    lb_pp+=("$(python3 -c 'import json,sys; t=[x for x in json.load(open(sys.argv[1])) if x["n_gen"]==0]; print(t[0]["avg_ts"])' "$out/llama-bench-$r.json")")
+    lb_tg+=("$(python3 -c 'import json,sys; t=[x for x in json.load(open(sys.argv[1])) if x["n_prompt"]==0]; print(t[0]["avg_ts"])' "$out/llama-bench-$r.json")")
+    e_pp+=("$(eb_mean "$out/edgebench-llama-$r.jsonl" "pp$n_prompt" pp_tps)")
+    e_tg+=("$(eb_mean "$out/edgebench-llama-$r.jsonl" "tg$n_gen" tg_tps)")
+    say "round $r: pp ${lb_pp[-1]} vs ${e_pp[-1]} t/s, tg ${lb_tg[-1]} vs ${e_tg[-1]} t/s (llama-bench vs edgebench)"
+  done
+  local a b
+  a="$(mean_of "${lb_pp[@]}")"; b="$(mean_of "${e_pp[@]}")"
+  rows+=("llama.cpp|pp$n_prompt t/s|$(printf %.2f "$a")|$(printf %.2f "$b")|$(ratio "$b" "$a")")
+  a="$(mean_of "${lb_tg[@]}")"; b="$(mean_of "${e_tg[@]}")"
+  rows+=("llama.cpp|tg$n_gen t/s|$(printf %.2f "$a")|$(printf %.2f "$b")|$(ratio "$b" "$a")")
+  grep -h "system_info\|CPU :" "$out"/llama-bench-1.err | head -1 >"$out/llama-system-info.txt" || true
+}
+
+run_whisper() {
+  setup_whisper
+  [ -n "$whisper_model" ] || whisper_model="$(cached_model whisper-tiny --quant f16 --target whispercpp)"
+  [ -f "$whisper_model" ] || die "no whisper model (pass --whisper-model ggml-*.bin)"
+  say "whisper.cpp: $(basename "$whisper_model"), -t $threads, $rounds rounds of $reps whisper-bench runs"
+  local wb_enc=() wb_dec=() e_enc=() e_dec=()
+  for r in $(seq 1 "$rounds"); do
+    local enc=() dec=()
+    for i in $(seq 1 "$reps"); do
+      "$whisper_bench" -m "$whisper_model" -t "$threads" >"$out/whisper-bench-$r-$i.log" 2>&1 \
+        || die "whisper-bench failed: see $out/whisper-bench-$r-$i.log"
+      enc+=("$(sed -n 's/.*encode time = *\([0-9.]*\) ms.*/\1/p' "$out/whisper-bench-$r-$i.log")")
+      dec+=("$(sed -n 's/.*decode time = .*(\s*\([0-9.]*\) ms per run).*/\1/p' "$out/whisper-bench-$r-$i.log")")
+    done
+    wb_enc+=("$(mean_of "${enc[@]}")"); wb_dec+=("$(mean_of "${dec[@]}")")
+    "$eb" run --model "$whisper_model" --target whispercpp -t "$threads" -w encode,decode-t256 \
+      -r "$reps" --results "$out/edgebench-whisper-$r.jsonl" --cooldown off >"$out/edgebench-whisper-$r.log" 2>&1 \
+      || die "edgebench run failed: see $out/edgebench-whisper-$r.log"
+    e_enc+=("$(python3 -c 'import sys; print(float(sys.argv[1])*1000)' "$(eb_mean "$out/edgebench-whisper-$r.jsonl" encode encode_s)")")
+    e_dec+=("$(python3 -c 'import sys; print(1000/float(sys.argv[1]))' "$(eb_mean "$out/edgebench-whisper-$r.jsonl" decode-t256 tg_tps)")")
+    say "round $r: encoder ${wb_enc[-1]} vs ${e_enc[-1]} ms, decoder ${wb_dec[-1]} vs ${e_dec[-1]} ms/step (whisper-bench vs edgebench)"
+  done
+  local a b
+  a="$(mean_of "${wb_enc[@]}")"; b="$(mean_of "${e_enc[@]}")"
+  rows+=("whisper.cpp|encoder ms|$(printf %.1f "$a")|$(printf %.1f "$b")|$(ratio "$a" "$b")")
+  a="$(mean_of "${wb_dec[@]}")"; b="$(mean_of "${e_dec[@]}")"
+  rows+=("whisper.cpp|decoder ms/step|$(printf %.2f "$a")|$(printf %.2f "$b")|$(ratio "$a" "$b")")
+  grep -h "system_info" "$out"/whisper-bench-1-1.log | head -1 >"$out/whisper-system-info.txt" || true
+}
+
+[ "$only" = whisper ] || run_llama
+[ "$only" = llama ] || run_whisper
+
+echo
+echo "| engine | figure | upstream tool | edgebench | ratio (edgebench speed ÷ tool's) |"
+echo "|---|---|---|---|---|"
+fail=0
+for row in "${rows[@]}"; do
+  IFS='|' read -r engine fig up ebv r <<<"$row"
+  flag=""
+  if python3 -c 'import sys; sys.exit(0 if abs(float(sys.argv[1])-1) <= 0.03 else 1)' "$r"; then :; else flag=" ✗"; fail=1; fi
+  echo "| $engine | $fig | $up | $ebv | $r$flag |"
+done
+echo
+echo "threads $threads, $rounds interleaved rounds, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$only" = whisper ] || echo "llama-bench: $llama_version + $(basename "$llama_cpp_file") from $(dirname "$llama_cpp_file")"
+[ "$only" = llama ] || echo "whisper-bench: $whisper_version + bench.cpp from $(dirname "$whisper_cpp_file")"
+echo "raw outputs: $out"
+exit "$fail"
