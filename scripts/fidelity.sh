@@ -63,7 +63,7 @@ die() { printf 'fidelity.sh: %s\n' "$*" >&2; exit 1; }
 
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/edgebench/reference"
 mkdir -p "$cache"
-out="$repo/target/fidelity"
+out="$repo/target/fidelity/$only"
 rm -rf "$out"; mkdir -p "$out"
 
 [ -x target/release/edgebench ] || scripts/setup.sh
@@ -103,14 +103,16 @@ build_tool() { # name src_tree tool_dir tool_cpp target extra-cmake-args…
     return
   fi
   say "building $target from $tree (once; a few minutes)"
-  rm -rf "$build"; mkdir -p "$build"
+  mkdir -p "$build"  # cmake rebuilds what changed; ccache, when present, does the rest
   CFLAGS="$cflags" CXXFLAGS="$cflags" cmake -S "$tree" -B "$build" -DCMAKE_BUILD_TYPE=Release \
     -DBUILD_SHARED_LIBS=OFF "$@" >"$build/configure.log" 2>&1 \
     || die "cmake configure of $name failed: see $build/configure.log"
   cmake --build "$build" --target "$target" -j "$jobs" >"$build/build.log" 2>&1 \
     || die "building $target failed: see $build/build.log"
   mkdir -p "$build/bin"
-  cp "$(find "$build" -type f -name "$target" -perm -u+x | head -1)" "$build/bin/$target"
+  local built
+  built="$(find "$build" -type f -name "$target" -perm -u+x | head -1)"
+  [ "$built" -ef "$build/bin/$target" ] || cp "$built" "$build/bin/$target"
   echo "$tree|$cflags|$*" >"$build/.stamp"
 }
 
@@ -148,19 +150,25 @@ setup_llama() {
       >"$work/tools/llama-bench/main.cpp"
     sources="llama-bench.cpp main.cpp"
   fi
-  sed "s/@SOURCES@/$sources/" >"$work/tools/llama-bench/CMakeLists.txt" <<'CMAKE'
+  # llama.cpp's helper library is `llama-common` in newer trees, `common` in older ones.
+  local common=common
+  grep -q 'set(TARGET llama-common)' "$work/common/CMakeLists.txt" && common=llama-common
+  sed "s/@SOURCES@/$sources/; s/@COMMON@/$common/" >"$work/tools/llama-bench/CMakeLists.txt" <<'CMAKE'
 set(TARGET llama-bench)
 add_executable(${TARGET} @SOURCES@)
-target_link_libraries(${TARGET} PRIVATE common llama ${CMAKE_THREAD_LIBS_INIT})
+target_link_libraries(${TARGET} PRIVATE @COMMON@ llama ${CMAKE_THREAD_LIBS_INIT})
 target_compile_features(${TARGET} PRIVATE cxx_std_17)
 CMAKE
+  # The vendored tree keeps none of the tools' folders: add just this one.
+  grep -q 'tools/llama-bench' "$work/CMakeLists.txt" \
+    || printf '\nadd_subdirectory(tools/llama-bench)\n' >>"$work/CMakeLists.txt"
   llama_cpp_file="$cpp"
   # llama-cpp-sys-2's settings (its build.rs): native off (the C flags carry the CPU), OpenMP on,
-  # no curl, tools on so that tools/llama-bench is configured.
+  # no curl, no tests/examples/tools/server/app (llama-bench is added above).
   build_tool "llama.cpp-$ver" "$work" "$work/tools/llama-bench" llama-bench \
     -DGGML_NATIVE=OFF -DGGML_OPENMP=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
-    -DLLAMA_BUILD_TOOLS=ON -DGGML_METAL=OFF
+    -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_APP=OFF -DGGML_METAL=OFF
   llama_bench="$cache/build-llama.cpp-$ver/bin/llama-bench"
   llama_version="llama.cpp vendored by llama-cpp-sys-2 $ver"
 }
@@ -259,7 +267,7 @@ run_llama() {
 
 run_whisper() {
   setup_whisper
-  [ -n "$whisper_model" ] || whisper_model="$(cached_model whisper-tiny --quant f16 --target whispercpp)"
+  [ -n "$whisper_model" ] || whisper_model="$(cached_model whisper-tiny --quant f16 --format whisper-ggml)"
   [ -f "$whisper_model" ] || die "no whisper model (pass --whisper-model ggml-*.bin)"
   say "whisper.cpp: $(basename "$whisper_model"), -t $threads, $rounds rounds of $reps whisper-bench runs"
   local wb_enc=() wb_dec=() e_enc=() e_dec=()

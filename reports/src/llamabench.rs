@@ -182,8 +182,8 @@ pub fn import(
         workload.push_str(&format!("@d{n_depth}"));
     }
     let backends = text("backends");
-    let ngl = uint("n_gpu_layers")?;
-    let device = if backends.is_empty() || backends == "CPU" || ngl == 0 {
+    let ngl = gpu_layers(object.get("n_gpu_layers"))?;
+    let device = if backends.is_empty() || backends == "CPU" || ngl == GpuLayers::None {
         "cpu".to_string()
     } else {
         backends
@@ -200,10 +200,17 @@ pub fn import(
         if field == "n_gpu_layers" && device == "cpu" {
             continue;
         }
+        if field == "n_gpu_layers" {
+            if let GpuLayers::Some(n) = ngl {
+                options.insert(name.to_string(), n.to_string());
+            }
+            continue;
+        }
         if let Some(v) = object.get(field) {
+            // Older versions print flash_attn as a bool (false their default); newer ones as
+            // llama.cpp's type, -1 (auto) their default and 0 an explicit "off".
+            let default_too = field == "flash_attn" && *v == Value::Bool(false);
             let v = scalar(v);
-            // Older versions print flash_attn as a bool: false is their default.
-            let default_too = field == "flash_attn" && v == "0";
             if v != default && !default_too {
                 options.insert(name.to_string(), v);
             }
@@ -318,6 +325,33 @@ pub fn import(
         sensors: SensorSummary::default(),
         warnings: Vec::new(),
         soak: None,
+    })
+}
+
+/// How many layers a llama-bench test put on the GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GpuLayers {
+    None,
+    /// Every layer: llama-bench's default, written `99` by builds before late 2025 and `-1`
+    /// (llama.cpp's "all") since; any count of 99 or more also means all in practice.
+    All,
+    Some(u64),
+}
+
+/// `n_gpu_layers` as any llama-bench version writes it (absent, `-1`, `0`, `99`, `"99"`).
+fn gpu_layers(v: Option<&Value>) -> Result<GpuLayers, String> {
+    let Some(v) = v else {
+        return Ok(GpuLayers::All);
+    };
+    let n = v
+        .as_i64()
+        .or_else(|| v.as_f64().map(|f| f as i64))
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse::<i64>().ok()))
+        .ok_or_else(|| format!("llama-bench field `n_gpu_layers` is {v}, not a layer count"))?;
+    Ok(match n {
+        0 => GpuLayers::None,
+        n if n < 0 || n >= 99 => GpuLayers::All,
+        n => GpuLayers::Some(n as u64),
     })
 }
 

@@ -189,3 +189,18 @@ fn worker_runs_a_transcription() {
     assert_eq!(rep.audio_s, Some(30.0));
     assert_eq!(responses.last(), Some(&Response::Bye));
 }
+
+/// whisper.cpp's own build runs ggml's threads through OpenMP; a build without it measured
+/// the encoder 1.5x slower than whisper-bench on the same file (docs/fidelity.md). The build
+/// flags every result records must say OpenMP is in.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn built_with_openmp_as_whisper_cpp_is() {
+    let info = WhisperCppTarget::new().info();
+    assert!(
+        info.build_flags.iter().any(|f| f == "openmp"),
+        "whisper.cpp built without OpenMP: {:?} ({})",
+        info.build_flags,
+        info.extra["system_info"]
+    );
+}
