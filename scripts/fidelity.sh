@@ -56,7 +56,7 @@ while [ $# -gt 0 ]; do
     *) echo "fidelity.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-case "$only" in all|llama|whisper) ;; *) echo "fidelity.sh: --only llama|whisper|all, got $only" >&2; exit 2 ;; esac
+case "$only" in all|llama|whisper|onnxruntime) ;; *) echo "fidelity.sh: --only llama|whisper|onnxruntime|all, got $only" >&2; exit 2 ;; esac
 
 say() { printf '\033[1m[fidelity]\033[0m %s\n' "$*" >&2; }
 die() { printf 'fidelity.sh: %s\n' "$*" >&2; exit 1; }
@@ -295,8 +295,22 @@ run_whisper() {
   grep -h "system_info" "$out"/whisper-bench-1-1.log | head -1 >"$out/whisper-system-info.txt" || true
 }
 
-[ "$only" = whisper ] || run_llama
-[ "$only" = llama ] || run_whisper
+case "$only" in all|llama) run_llama ;; esac
+case "$only" in all|whisper) run_whisper ;; esac
+
+# --- ONNX Runtime: onnxruntime-genai's own loop (scripts/fidelity_genai.py) -----------------------
+# Its venv (onnxruntime-genai + the onnxruntime wheel edgebench loads) lives in $cache; the
+# default model is edgebench's synthetic gemma-2b int4 GenAI folder. Part of `all` when python3
+# is there; its rows join the table below.
+if [ "$only" = onnxruntime ] || { [ "$only" = all ] && command -v python3 >/dev/null; }; then
+  genai_rc=0
+  python3 scripts/fidelity_genai.py --edgebench "$eb" -t "$threads" --rounds "$rounds" \
+    -p "$n_prompt" -n "$n_gen" -r "$reps" --out "$out/onnxruntime" --rows "$out/genai-rows.txt" \
+    >"$out/genai.log" || genai_rc=$?
+  [ "$genai_rc" -le 1 ] || die "scripts/fidelity_genai.py failed (exit $genai_rc): see $out/genai.log"
+  while IFS= read -r row; do rows+=("$row"); done <"$out/genai-rows.txt"
+  genai_version="$(grep '^GenAI:' "$out/genai.log")"
+fi
 
 echo
 echo "| engine | figure | upstream tool | edgebench | ratio (edgebench speed ÷ tool's) |"
@@ -310,7 +324,8 @@ for row in "${rows[@]}"; do
 done
 echo
 echo "threads $threads, $rounds interleaved rounds, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-[ "$only" = whisper ] || echo "llama-bench: $llama_version + $(basename "$llama_cpp_file") from $(dirname "$llama_cpp_file")"
-[ "$only" = llama ] || echo "whisper-bench: $whisper_version + bench.cpp from $(dirname "$whisper_cpp_file")"
+case "$only" in all|llama) echo "llama-bench: $llama_version + $(basename "$llama_cpp_file") from $(dirname "$llama_cpp_file")" ;; esac
+case "$only" in all|whisper) echo "whisper-bench: $whisper_version + bench.cpp from $(dirname "$whisper_cpp_file")" ;; esac
+[ -z "${genai_version:-}" ] || echo "$genai_version"
 echo "raw outputs: $out"
 exit "$fail"

@@ -11,12 +11,15 @@
 //!
 //! The generation loop is in [`decoder`]; which provider ran each node is read from ONNX
 //! Runtime's profiler on a one-token probe run at load ([`profile`]) and reported in
-//! [`TargetInfo::extra`] (`session_providers`), so a silent CPU fallback shows in every result.
+//! [`TargetInfo::extra`] (`session_providers`), so a silent CPU fallback shows in every result;
+//! the session options, onnxruntime-genai's for a CPU session, are in [`session_options`] and in
+//! `TargetInfo::extra` (`session_options`).
 
 pub mod decoder;
 pub mod platform;
 pub mod profile;
 pub mod runtime;
+pub mod session_options;
 pub mod unavailable;
 pub mod whisper;
 
@@ -26,9 +29,9 @@ use edgebench_harness::target::{
 };
 use edgebench_scenarios::onnx::genai_config::GenaiError;
 use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
-use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use runtime::Runtime;
+use session_options::SessionOptions;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -78,6 +81,7 @@ impl Ep {
 struct SessionDesc {
     ep: Ep,
     threads: usize,
+    options: String,
     providers: String,
     kv: String,
 }
@@ -150,6 +154,7 @@ impl Target for OnnxRuntimeTarget {
         );
         if let Some(s) = &self.session {
             extra.insert("threads".into(), s.threads.to_string());
+            extra.insert("session_options".into(), s.options.clone());
             extra.insert("session_providers".into(), s.providers.clone());
             extra.insert("kv_cache".into(), s.kv.clone());
         }
@@ -214,6 +219,7 @@ impl Target for OnnxRuntimeTarget {
         }
         let capacity = spec.context.max(1).min(genai.max_length);
         let threads = spec.threads.max(1);
+        let options = SessionOptions::decoder(threads);
 
         // One prefix per load: a test process loads several sessions at once.
         static LOADS: AtomicU64 = AtomicU64::new(0);
@@ -229,13 +235,9 @@ impl Target for OnnxRuntimeTarget {
         };
         let rt = self.rt;
         let built = catch_unwind(AssertUnwindSafe(|| -> Result<Session, String> {
-            let mut b = Session::builder(&rt.env)
-                .map_err(one_line)?
-                .with_optimization_level(GraphOptimizationLevel::All)
-                .map_err(one_line)?
-                .with_intra_threads(threads)
-                .map_err(one_line)?
-                .with_inter_threads(1)
+            let b = Session::builder(&rt.env).map_err(one_line)?;
+            let mut b = options
+                .apply(b)
                 .map_err(one_line)?
                 .with_profiling(&profile_prefix)
                 .map_err(one_line)?;
@@ -287,6 +289,7 @@ impl Target for OnnxRuntimeTarget {
         self.session = Some(SessionDesc {
             ep,
             threads,
+            options: options.describe(),
             providers,
             kv,
         });

@@ -5,6 +5,7 @@ mod common;
 
 use edgebench_harness::client::{WorkerClient, WorkerCommand, WorkerError};
 use edgebench_harness::protocol::{Request, Response, RunSpec};
+use edgebench_onnxruntime::session_options::SessionOptions;
 use edgebench_scenarios::onnx::OnnxQuant;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -128,11 +129,24 @@ fn the_worker_runs_a_tiny_folder() {
         other => panic!("{other:?}"),
     }
     match w.request(&Request::Info, t, |_| {}).unwrap() {
-        Response::Info(i) => assert!(
-            i.extra["session_providers"].starts_with("CPUExecutionProvider:"),
-            "{:?}",
-            i.extra
-        ),
+        Response::Info(i) => {
+            assert!(
+                i.extra["session_providers"].starts_with("CPUExecutionProvider:"),
+                "{:?}",
+                i.extra
+            );
+            // The session options the results record are the ones the session was built with.
+            let threads = common::spec(&folder, 40).threads;
+            assert_eq!(
+                i.extra["session_options"],
+                SessionOptions::decoder(threads).describe()
+            );
+            assert!(
+                i.extra["session_options"].contains("session.intra_op.allow_spinning=1"),
+                "{:?}",
+                i.extra
+            );
+        }
         other => panic!("{other:?}"),
     }
     w.quit();
