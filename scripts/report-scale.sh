@@ -7,14 +7,15 @@
 #   scripts/report-scale.sh 2000       # another size
 #
 # Writes the folder and the outputs under target/report-scale/ (kept out of git) and prints one
-# line per command: wall seconds, peak RSS, output size. A benchmark, not a test: the numbers
-# depend on the machine. Needs GNU time (/usr/bin/time, Debian package `time`).
+# line per command: wall time, CPU time (user + system: less moved by other load on a shared
+# machine), peak RSS, output size. A benchmark, not a test: the numbers depend on the machine. Needs GNU time (/usr/bin/time, Debian package `time`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests="${1:-10000}"
 out=target/report-scale
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
-cargo build --release -q -p edgebench -p edgebench-reports --example scale_results
+cargo build --release -q --workspace --bins
+cargo build --release -q -p edgebench-reports --example scale_results
 bin="${EDGEBENCH:-target/release/edgebench}"   # EDGEBENCH=path measures another build
 results="$out/results-$tests"
 if [ ! -d "$results" ]; then
@@ -29,10 +30,11 @@ measure() {
   local name="$1" output="$2"; shift 2
   local log="$out/$name.time"
   /usr/bin/time -v "$@" >"$out/$name.stdout" 2>"$log"
-  local wall rss
+  local wall cpu rss
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$log")
+  cpu=$(awk -F': ' '/(User|System) time/ {s += $2} END {printf "%.2f s", s}' "$log")
   rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f MB", $2/1024}' "$log")
-  printf '%-8s wall %-8s peak RSS %-8s output %s\n' "$name" "$wall" "$rss" \
+  printf '%-8s wall %-8s CPU %-8s peak RSS %-8s output %s\n' "$name" "$wall" "$cpu" "$rss" \
     "$(du -ch $output 2>/dev/null | tail -1 | cut -f1)"
 }
 
