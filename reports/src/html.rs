@@ -1,15 +1,22 @@
 //! The "performance at a glance" page: one self-contained HTML file (inline CSS and SVG, no
-//! script, no network fetch — a Content-Security-Policy forbids any), readable from disk.
+//! script, no network fetch — a Content-Security-Policy forbids any), readable from disk, no
+//! wider than 1280 px.
 //!
-//! Sections: the at-a-glance table per device × model × quantization × target (t/s, TTFT,
-//! memory, J/token, throttled?), the charts, the history of tests run more than once, why tests
-//! failed or were skipped, which numbers come from synthetic weights, and the environment
-//! fingerprint of every run. Like every report it formats what the records hold.
+//! The page is a list of sections ([`SECTIONS`]), each a function of the page's data
+//! ([`PageData`]): the at-a-glance tables per device × model × quantization × target (t/s,
+//! TTFT, memory, J/token, throttled?; speech tests in a table of their own, with real-time
+//! factor and encoder time; why a test failed as a numbered footnote), the charts, the history
+//! of tests run more than once, notes (synthetic weights, read warnings), and the environment
+//! fingerprint of every run. A report with more rows than a page holds at a glance is split
+//! ([`pages`]): the main page keeps the summary sections and the charts and links to a second
+//! page with the per-test tables. Like every report it formats what the records hold.
+
+mod glance;
 
 use crate::merge::{histories, History};
-use crate::table::{phases, status_text, target_label, workload_name, Phase, Reasons};
+use crate::table::target_label;
 use edgebench_harness::schema::{metric, Status, TestRecord};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 /// A chart as the page shows it: its title and its SVG document.
@@ -43,8 +50,16 @@ nav a { margin-right: 14px; color: #1f5f99; text-decoration: none; }
 table { border-collapse: collapse; width: 100%; margin: 6px 0 14px; font-size: 14px; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: var(--band); font-weight: 600; white-space: nowrap; }
-td.name { white-space: nowrap; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.name, td.flag { white-space: nowrap; }
+.opts { white-space: normal; font-size: 12px; max-width: 16em; }
+.scroll { overflow-x: auto; }
+ol.footnotes { font-size: 13px; color: var(--muted); margin: -4px 0 16px; padding-left: 30px; }
+ol.footnotes li { margin: 1px 0; }
+a.fn { text-decoration: none; color: #1f5f99; padding: 0 1px; }
+p, li, dd, footer, h3 { overflow-wrap: anywhere; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.glance th { white-space: normal; }
+.v { white-space: nowrap; }
 tbody tr:nth-child(even) td { background: #fbfcfd; }
 .badge { display: inline-block; font-size: 11px; padding: 0 6px; border-radius: 8px; background: #e8eef6; color: #1f5f99; margin-left: 4px; vertical-align: 1px; }
 .synthetic { background: #f3ecfa; color: #6a3d9a; }
@@ -80,210 +95,7 @@ fn gib(bytes: u64) -> f64 {
     bytes as f64 / (1u64 << 30) as f64
 }
 
-/// One row of the at-a-glance table: the latest runs of the tests of one device, model,
-/// quantization, target, thread count and option set.
-struct GlanceRow<'a> {
-    tests: Vec<&'a TestRecord>,
-}
-
-type GlanceKey = (String, String, String, usize, String);
-
-fn glance_rows<'a>(latest: &[&'a TestRecord]) -> BTreeMap<String, Vec<GlanceRow<'a>>> {
-    let mut by_device: BTreeMap<String, BTreeMap<GlanceKey, GlanceRow<'a>>> = BTreeMap::new();
-    for &t in latest {
-        let options: Vec<String> = t
-            .parameters
-            .options
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let key = (
-            t.scenario.model.clone(),
-            t.scenario.quant.clone(),
-            target_label(t),
-            t.parameters.threads,
-            options.join(" "),
-        );
-        by_device
-            .entry(t.environment.device.clone())
-            .or_default()
-            .entry(key)
-            .or_insert_with(|| GlanceRow { tests: Vec::new() })
-            .tests
-            .push(t);
-    }
-    by_device
-        .into_iter()
-        .map(|(d, rows)| (d, rows.into_values().collect()))
-        .collect()
-}
-
-/// `pp512 21.40 ± 0.12` lines for the rows of a phase.
-fn rate_lines(tests: &[&TestRecord], phase: Phase) -> Vec<String> {
-    let mut lines = Vec::new();
-    for t in tests {
-        if !phases(t).contains(&phase) {
-            continue;
-        }
-        let Some(s) = phase.tps_metric().and_then(|m| t.summary.get(m)) else {
-            continue;
-        };
-        let ci = if s.n > 1 {
-            format!(
-                " <span class=\"muted\">± {:.2}</span>",
-                (s.ci95_high - s.ci95_low) / 2.0
-            )
-        } else {
-            String::new()
-        };
-        lines.push(format!(
-            "<span class=\"muted\">{}</span> {:.2}{ci}",
-            escape(&workload_name(t)),
-            s.median
-        ));
-    }
-    lines
-}
-
-fn throttled_cell(tests: &[&TestRecord]) -> String {
-    let flags: Vec<bool> = tests
-        .iter()
-        .flat_map(|t| &t.repetitions)
-        .filter_map(|r| r.throttled)
-        .collect();
-    let throttled = flags.iter().filter(|f| **f).count();
-    if flags.is_empty() {
-        "<span class=\"muted\">not reported</span>".into()
-    } else if throttled == 0 {
-        format!(
-            "<span class=\"ok\">no</span> <span class=\"muted\">(0/{})</span>",
-            flags.len()
-        )
-    } else {
-        format!(
-            "<span class=\"bad\">yes</span> <span class=\"muted\">({throttled}/{})</span>",
-            flags.len()
-        )
-    }
-}
-
-/// `mark_synthetic`: some but not all weights are synthetic, so rows say which (when all are,
-/// the notes say so once).
-fn glance_table(
-    rows: &[GlanceRow],
-    history_counts: &BTreeMap<String, usize>,
-    mark_synthetic: bool,
-) -> String {
-    let mut out = String::from(
-        "<table><thead><tr><th>model</th><th>quant</th><th>target</th><th class=\"num\">threads</th>\
-         <th class=\"num\">prompt t/s</th><th class=\"num\">generation t/s</th>\
-         <th class=\"num\">TTFT ms</th><th class=\"num\">memory GiB</th>\
-         <th class=\"num\">J/token</th><th>throttled?</th><th>status</th></tr></thead><tbody>\n",
-    );
-    for row in rows {
-        let first = row.tests[0];
-        let synthetic = if mark_synthetic && row.tests.iter().any(|t| t.scenario.synthetic) {
-            "<span class=\"badge synthetic\" title=\"synthetic weights: real shapes, pseudo-random values\">synthetic</span>"
-        } else {
-            ""
-        };
-        let options = if first.parameters.options.is_empty() {
-            String::new()
-        } else {
-            let o: Vec<String> = first
-                .parameters
-                .options
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            format!("<br><span class=\"muted\">{}</span>", escape(&o.join(" ")))
-        };
-        let pp = rate_lines(&row.tests, Phase::Prefill).join("<br>");
-        let tg = rate_lines(&row.tests, Phase::Decode).join("<br>");
-        let ttft: Vec<String> = row
-            .tests
-            .iter()
-            .filter_map(|t| {
-                t.summary.get(metric::TTFT_S).map(|s| {
-                    format!(
-                        "<span class=\"muted\">{}</span> {:.1}",
-                        escape(&workload_name(t)),
-                        s.median * 1e3
-                    )
-                })
-            })
-            .collect();
-        let memory = row
-            .tests
-            .iter()
-            .filter_map(|t| t.peak_rss_bytes)
-            .max()
-            .map_or_else(|| "–".into(), |b| format!("{:.2}", gib(b)));
-        let mut energy = Vec::new();
-        for (name, label) in [
-            (metric::PREFILL_J_PER_TOKEN, "pp"),
-            (metric::DECODE_J_PER_TOKEN, "tg"),
-        ] {
-            let values: Vec<f64> = row
-                .tests
-                .iter()
-                .filter_map(|t| t.summary.get(name).map(|s| s.median))
-                .collect();
-            if let Some(v) = values.first() {
-                energy.push(format!("<span class=\"muted\">{label}</span> {v:.3}"));
-            }
-        }
-        let mut statuses: Vec<String> = Vec::new();
-        for t in &row.tests {
-            let class = match t.status {
-                Status::Ok => continue,
-                Status::Skipped { .. } => "warn",
-                _ => "bad",
-            };
-            statuses.push(format!(
-                "<span class=\"{class}\" title=\"{}\">{}: {}</span>",
-                escape(t.status.reason().unwrap_or("")),
-                escape(&workload_name(t)),
-                escape(&status_text(&t.status, Reasons::Shortened(40)))
-            ));
-        }
-        let runs: usize = row
-            .tests
-            .iter()
-            .map(|t| history_counts.get(&t.test_id).copied().unwrap_or(1))
-            .max()
-            .unwrap_or(1);
-        if statuses.is_empty() {
-            statuses.push("<span class=\"ok\">ok</span>".into());
-        }
-        if runs > 1 {
-            statuses.push(format!(
-                "<a href=\"#history\" class=\"muted\" title=\"the latest run is shown\">{runs}&nbsp;runs</a>"
-            ));
-        }
-        let dash = |s: String| if s.is_empty() { "–".to_string() } else { s };
-        let _ = writeln!(
-            out,
-            "<tr><td class=\"name\">{}{synthetic}{options}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{memory}</td><td class=\"num\">{}</td><td class=\"name\">{}</td><td>{}</td></tr>",
-            escape(&first.scenario.model),
-            escape(&first.scenario.quant),
-            escape(&target_label(first)),
-            first.parameters.threads,
-            dash(pp),
-            dash(tg),
-            dash(ttft.join("<br>")),
-            dash(energy.join("<br>")),
-            throttled_cell(&row.tests),
-            statuses.join("<br>"),
-        );
-    }
-    out.push_str("</tbody></table>\n");
-    out
-}
-
-fn history_section(histories: &[History]) -> String {
+fn history_tables(histories: &[History]) -> String {
     let mut out = String::new();
     for h in histories.iter().filter(|h| h.runs.len() > 1) {
         let latest = h.latest();
@@ -323,7 +135,8 @@ fn history_section(histories: &[History]) -> String {
     out
 }
 
-fn environment_section(tests: &[TestRecord]) -> String {
+/// One fingerprint per device and run.
+fn environment_dls(tests: &[TestRecord]) -> String {
     // One fingerprint per device and run.
     let mut seen: BTreeMap<(String, String), &TestRecord> = BTreeMap::new();
     for t in tests {
@@ -395,37 +208,156 @@ fn environment_section(tests: &[TestRecord]) -> String {
     out
 }
 
-/// The whole page.
+/// More at-a-glance rows than this and the per-test tables (at a glance, history,
+/// environment) move to a page of their own, linked from the main page, which keeps the
+/// summary sections and the charts (see [`pages`]).
+pub const MAX_ROWS_ON_PAGE: usize = 120;
+
+/// Which page is being written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// Everything on one page.
+    Whole,
+    /// The main page of a split report: its per-test tables are at this link.
+    Main { tests_href: String },
+    /// The per-test tables of a split report.
+    Tests,
+}
+
+/// What every section reads: the tests, their histories and latest runs, the charts, and which
+/// page is being written.
+pub struct PageData<'a> {
+    pub tests: &'a [TestRecord],
+    /// Every test's runs, in table order (see [`crate::merge::histories`]).
+    pub histories: Vec<History<'a>>,
+    /// The latest run of every test, in table order.
+    pub latest: Vec<&'a TestRecord>,
+    pub charts: &'a [ChartSvg],
+    pub info: &'a PageInfo,
+    pub layout: Layout,
+}
+
+impl<'a> PageData<'a> {
+    pub fn new(
+        tests: &'a [TestRecord],
+        charts: &'a [ChartSvg],
+        info: &'a PageInfo,
+        layout: Layout,
+    ) -> Self {
+        let histories = histories(tests);
+        let latest = histories.iter().map(|h| h.latest()).collect();
+        PageData {
+            tests,
+            histories,
+            latest,
+            charts,
+            info,
+            layout,
+        }
+    }
+}
+
+/// One section of the page: its anchor, its name in the navigation bar, and its HTML (which
+/// starts with its own `<h2>`).
+pub struct Section {
+    pub id: &'static str,
+    pub nav: &'static str,
+    pub html: String,
+}
+
+/// Makes a section from the page's data, or nothing when it has nothing to show on this page.
+pub type SectionFn = fn(&PageData) -> Option<Section>;
+
+/// The page's sections, in order. A new section is one more entry here.
+pub const SECTIONS: &[SectionFn] = &[
+    glance_section,
+    charts_section,
+    history_section,
+    notes_section,
+    environment_section,
+];
+
+/// The pages of a report: the main page, and, when there are more than [`MAX_ROWS_ON_PAGE`]
+/// at-a-glance rows, the per-test tables for the file named `tests_file` beside it.
+pub struct Pages {
+    pub main: String,
+    pub tests: Option<String>,
+}
+
+/// The report as one page, or as a main page and a page of per-test tables when the tables
+/// are too long for a page that is read at a glance. `tests_file` is the second page's file
+/// name (a sibling of the main page, linked relatively).
+pub fn pages(
+    tests: &[TestRecord],
+    charts: &[ChartSvg],
+    info: &PageInfo,
+    tests_file: &str,
+) -> Pages {
+    let whole = PageData::new(tests, charts, info, Layout::Whole);
+    let rows: usize = glance::glance_rows(&whole.latest)
+        .values()
+        .map(Vec::len)
+        .sum();
+    if rows <= MAX_ROWS_ON_PAGE {
+        return Pages {
+            main: render(&whole),
+            tests: None,
+        };
+    }
+    let main = PageData {
+        layout: Layout::Main {
+            tests_href: tests_file.to_string(),
+        },
+        ..whole
+    };
+    let main_html = render(&main);
+    let details = PageData {
+        layout: Layout::Tests,
+        ..main
+    };
+    Pages {
+        main: main_html,
+        tests: Some(render(&details)),
+    }
+}
+
+/// The whole report on one page, however long.
 pub fn page(tests: &[TestRecord], charts: &[ChartSvg], info: &PageInfo) -> String {
-    let all_histories = histories(tests);
-    let latest: Vec<&TestRecord> = all_histories.iter().map(|h| h.latest()).collect();
-    let history_counts: BTreeMap<String, usize> = all_histories
-        .iter()
-        .map(|h| (h.latest().test_id.clone(), h.runs.len()))
-        .collect();
+    render(&PageData::new(tests, charts, info, Layout::Whole))
+}
+
+/// The page of `data`: its header, the sections [`SECTIONS`] gives for its layout, its footer.
+pub fn render(data: &PageData) -> String {
+    let sections: Vec<Section> = SECTIONS.iter().filter_map(|f| f(data)).collect();
+    let tests = data.tests;
     let devices = crate::merge::devices(tests);
     let runs = crate::merge::runs(tests);
+    let title = match data.layout {
+        Layout::Tests => "Every test",
+        _ => "Performance at a glance",
+    };
     let mut out = String::new();
     out.push_str(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n\
-         <title>edgebench: performance at a glance</title>\n<style>",
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n",
     );
+    let _ = writeln!(out, "<title>edgebench: {}</title>", title.to_lowercase());
+    out.push_str("<style>");
     out.push_str(CSS);
-    out.push_str("</style></head><body>\n<header>\n<h1>Performance at a glance</h1>\n");
+    let _ = writeln!(out, "</style></head><body>\n<header>\n<h1>{title}</h1>");
     let _ = writeln!(
         out,
         "<p class=\"sub\">{} tests ({} shown, the latest run of each) from {} run{} on {} device{}.</p>",
         tests.len(),
-        latest.len(),
+        data.latest.len(),
         runs.len(),
         if runs.len() == 1 { "" } else { "s" },
         devices.len(),
         if devices.len() == 1 { "" } else { "s" },
     );
     let synthetic_tests = tests.iter().filter(|t| t.scenario.synthetic).count();
-    if synthetic_tests > 0 {
+    if synthetic_tests > 0 && data.layout != Layout::Tests {
         let _ = writeln!(
             out,
             "<p class=\"sub\"><span class=\"badge synthetic\">synthetic</span> {} of {} tests \
@@ -435,41 +367,99 @@ pub fn page(tests: &[TestRecord], charts: &[ChartSvg], info: &PageInfo) -> Strin
             tests.len()
         );
     }
-    out.push_str(
-        "<nav><a href=\"#glance\">at a glance</a><a href=\"#charts\">charts</a>\
-         <a href=\"#history\">history</a><a href=\"#notes\">notes</a>\
-         <a href=\"#environment\">environment</a></nav>\n</header>\n<main>\n",
+    out.push_str("<nav>");
+    for s in &sections {
+        let _ = write!(out, "<a href=\"#{}\">{}</a>", s.id, escape(s.nav));
+    }
+    out.push_str("</nav>\n</header>\n<main>\n");
+    for s in &sections {
+        let _ = writeln!(out, "<section id=\"{}\">\n{}</section>", s.id, s.html);
+    }
+    out.push_str("</main>\n<footer>");
+    let _ = write!(
+        out,
+        "Made by edgebench {} from {}. Self-contained: opens from disk, fetches nothing.",
+        escape(&data.info.generator),
+        escape(&data.info.sources.join(", "))
     );
-    // At a glance.
-    out.push_str("<section id=\"glance\"><h2>At a glance</h2>\n");
+    out.push_str("</footer>\n</body></html>\n");
+    out
+}
+
+fn device_name(device: &str) -> &str {
+    if device.is_empty() {
+        "unknown device"
+    } else {
+        device
+    }
+}
+
+/// Per device, the LLM and speech tables with the footnotes of their rows; on a split main
+/// page, a line saying where the tables are instead.
+fn glance_section(data: &PageData) -> Option<Section> {
+    let mut out = String::from("<h2>At a glance</h2>\n");
+    let rows = glance::glance_rows(&data.latest);
+    if let Layout::Main { tests_href } = &data.layout {
+        let n: usize = rows.values().map(Vec::len).sum();
+        let _ = writeln!(
+            out,
+            "<p>{} tests in {n} rows on {} devices: too many for one page. The per-test tables \
+             (at a glance, history, environment) are on <a href=\"{}\">their own page</a>; \
+             every figure is also in <code>edgebench report … --output csv</code> (or \
+             <code>md</code>).</p>",
+            data.latest.len(),
+            rows.len(),
+            escape(tests_href)
+        );
+        return Some(Section {
+            id: "glance",
+            nav: "at a glance",
+            html: out,
+        });
+    }
     out.push_str(
         "<p class=\"muted\">Median over repetitions, ± the half-width of the 95% confidence \
          interval of the mean. Prompt t/s: prompt tokens ÷ one prefill call; generation t/s: \
-         generated tokens ÷ single-token decodes. Memory: peak resident memory of the backend's \
-         worker process. J/token: energy of the phase ÷ its tokens, where the device measures \
-         energy.</p>\n",
+         generated tokens ÷ single-token decodes. Speech: real-time factor = seconds of audio ÷ \
+         seconds to transcribe them (higher is better), decoder steps/s = single-token decoder \
+         steps per second. Memory: peak resident memory of the backend's worker process. \
+         J/token: energy of the phase ÷ its tokens, where the device measures energy. \
+         Numbered notes under each table say why a test failed or was skipped.</p>\n",
     );
-    let synthetic_count = latest.iter().filter(|t| t.scenario.synthetic).count();
-    let mark_synthetic = synthetic_count > 0 && synthetic_count < latest.len();
-    for (device, rows) in glance_rows(&latest) {
-        let _ = writeln!(
-            out,
-            "<h3>{}</h3>",
-            escape(if device.is_empty() {
-                "unknown device"
-            } else {
-                &device
-            })
-        );
-        out.push_str(&glance_table(&rows, &history_counts, mark_synthetic));
+    let history_counts: HashMap<&str, usize> = data
+        .histories
+        .iter()
+        .map(|h| (h.latest().test_id.as_str(), h.runs.len()))
+        .collect();
+    let synthetic_count = data.latest.iter().filter(|t| t.scenario.synthetic).count();
+    let mark_synthetic = synthetic_count > 0 && synthetic_count < data.latest.len();
+    let mut notes = glance::Footnotes::default();
+    for (device, rows) in &rows {
+        let _ = writeln!(out, "<h3>{}</h3>", escape(device_name(device)));
+        out.push_str(&glance::device_tables(
+            rows,
+            &history_counts,
+            mark_synthetic,
+            &mut notes,
+        ));
+        out.push_str(&notes.take_html());
     }
-    out.push_str("</section>\n");
-    // Charts.
-    out.push_str("<section id=\"charts\"><h2>Charts</h2>\n");
-    if charts.is_empty() {
+    Some(Section {
+        id: "glance",
+        nav: "at a glance",
+        html: out,
+    })
+}
+
+fn charts_section(data: &PageData) -> Option<Section> {
+    if data.layout == Layout::Tests {
+        return None;
+    }
+    let mut out = String::from("<h2>Charts</h2>\n");
+    if data.charts.is_empty() {
         out.push_str("<p class=\"muted\">No test has a rate to chart.</p>\n");
     }
-    for chart in charts {
+    for chart in data.charts {
         let _ = writeln!(
             out,
             "<figure><figcaption>{}</figcaption>\n{}\n</figure>",
@@ -477,10 +467,19 @@ pub fn page(tests: &[TestRecord], charts: &[ChartSvg], info: &PageInfo) -> Strin
             inline_svg(&chart.svg)
         );
     }
-    out.push_str("</section>\n");
-    // History.
-    out.push_str("<section id=\"history\"><h2>History</h2>\n");
-    let history = history_section(&all_histories);
+    Some(Section {
+        id: "charts",
+        nav: "charts",
+        html: out,
+    })
+}
+
+fn history_section(data: &PageData) -> Option<Section> {
+    if matches!(data.layout, Layout::Main { .. }) {
+        return None;
+    }
+    let mut out = String::from("<h2>History</h2>\n");
+    let history = history_tables(&data.histories);
     if history.is_empty() {
         out.push_str("<p class=\"muted\">Every test ran once.</p>\n");
     } else {
@@ -491,10 +490,22 @@ pub fn page(tests: &[TestRecord], charts: &[ChartSvg], info: &PageInfo) -> Strin
         );
         out.push_str(&history);
     }
-    out.push_str("</section>\n");
-    // Notes.
-    out.push_str("<section id=\"notes\"><h2>Notes</h2>\n");
-    let synthetic: BTreeMap<String, &TestRecord> = tests
+    Some(Section {
+        id: "history",
+        nav: "history",
+        html: out,
+    })
+}
+
+/// Which weights are synthetic, and problems met while reading (why a test failed is a
+/// footnote of its row).
+fn notes_section(data: &PageData) -> Option<Section> {
+    if data.layout == Layout::Tests {
+        return None;
+    }
+    let mut out = String::from("<h2>Notes</h2>\n");
+    let synthetic: BTreeMap<String, &TestRecord> = data
+        .tests
         .iter()
         .filter(|t| t.scenario.synthetic)
         .map(|t| (format!("{} {}", t.scenario.model, t.scenario.quant), t))
@@ -534,56 +545,48 @@ pub fn page(tests: &[TestRecord], charts: &[ChartSvg], info: &PageInfo) -> Strin
         }
         out.push_str("</ul>\n");
     }
-    let mut problems: Vec<String> = Vec::new();
-    for t in &latest {
-        let what = format!(
-            "{} {} {} {} on {}",
-            t.scenario.model,
-            t.scenario.quant,
-            workload_name(t),
-            target_label(t),
-            t.environment.device
+    let failed = data
+        .latest
+        .iter()
+        .filter(|t| t.status != Status::Ok)
+        .count();
+    if failed > 0 {
+        let where_ = match &data.layout {
+            Layout::Main { tests_href } => format!(
+                "the numbered notes of the <a href=\"{}\">per-test tables</a>",
+                escape(tests_href)
+            ),
+            _ => "the numbered notes under the <a href=\"#glance\">tables</a>".into(),
+        };
+        let _ = writeln!(
+            out,
+            "<p>{failed} of {} tests did not end ok: why is in {where_}.</p>",
+            data.latest.len()
         );
-        if let Some(reason) = t.status.reason() {
-            problems.push(format!(
-                "<li><b>{}</b>: {}: {}</li>",
-                escape(&what),
-                escape(t.status.label()),
-                escape(reason)
-            ));
-        }
-        for w in &t.warnings {
-            problems.push(format!(
-                "<li><b>{}</b>: warning: {}</li>",
-                escape(&what),
-                escape(w)
-            ));
-        }
     }
-    for w in &info.warnings {
-        problems.push(format!("<li>{}</li>", escape(w)));
-    }
-    if !problems.is_empty() {
-        out.push_str("<p>Tests that did not end ok, and warnings:</p><ul>\n");
-        for p in problems {
-            out.push_str(&p);
-            out.push('\n');
+    if !data.info.warnings.is_empty() {
+        out.push_str("<p>Read with warnings:</p><ul>\n");
+        for w in &data.info.warnings {
+            let _ = writeln!(out, "<li>{}</li>", escape(w));
         }
         out.push_str("</ul>\n");
     }
-    out.push_str("</section>\n");
-    // Environment.
-    out.push_str("<section id=\"environment\"><h2>Environment</h2>\n");
-    out.push_str(&environment_section(tests));
-    out.push_str("</section>\n</main>\n<footer>");
-    let _ = write!(
-        out,
-        "Made by edgebench {} from {}. Self-contained: opens from disk, fetches nothing.",
-        escape(&info.generator),
-        escape(&info.sources.join(", "))
-    );
-    out.push_str("</footer>\n</body></html>\n");
-    out
+    Some(Section {
+        id: "notes",
+        nav: "notes",
+        html: out,
+    })
+}
+
+fn environment_section(data: &PageData) -> Option<Section> {
+    if matches!(data.layout, Layout::Main { .. }) {
+        return None;
+    }
+    Some(Section {
+        id: "environment",
+        nav: "environment",
+        html: format!("<h2>Environment</h2>\n{}", environment_dls(data.tests)),
+    })
 }
 
 /// plotters' SVG without an XML declaration, with a role for screen readers.

@@ -231,6 +231,27 @@ enum ParseError {
 }
 
 fn parse_line(line: &str, at: &Location) -> Result<Record, ParseError> {
+    // The common case, a well-formed record of a version this edgebench reads, in one pass
+    // straight into the record (a large results folder is mostly this); anything else takes
+    // the careful path below for its message.
+    if let Ok(record) = serde_json::from_str::<Record>(line) {
+        if record_version(&record) <= SCHEMA_VERSION {
+            return Ok(record);
+        }
+    }
+    parse_line_carefully(line, at)
+}
+
+fn record_version(record: &Record) -> u32 {
+    match record {
+        Record::TestStart(t) | Record::Test(t) => t.schema_version,
+        Record::Repetition(r) => r.schema_version,
+    }
+}
+
+/// [`parse_line`] through a JSON value: the schema version is checked before the shape, and
+/// llama-bench lines are told apart from edgebench records.
+fn parse_line_carefully(line: &str, at: &Location) -> Result<Record, ParseError> {
     let bad = |message: String| {
         ParseError::Fatal(ReadError::BadLine {
             at: at.clone(),
@@ -323,14 +344,25 @@ impl Merger {
 
     fn add(&mut self, record: Record, at: Location) -> Result<(), ReadError> {
         match record {
+            // A finished test's record holds its start and repetitions: once it is here, the
+            // lines that led to it are not kept (a large folder would hold every test twice).
             Record::TestStart(start) => {
                 let pending = self.entry(&start.test_id);
-                pending.start.get_or_insert(start);
+                if pending.finished.is_none() {
+                    pending.start.get_or_insert(start);
+                }
             }
-            Record::Repetition(rep) => self.entry(&rep.test_id).repetitions.push(rep),
+            Record::Repetition(rep) => {
+                let pending = self.entry(&rep.test_id);
+                if pending.finished.is_none() {
+                    pending.repetitions.push(rep);
+                }
+            }
             Record::Test(test) => {
                 let test_id = test.test_id.clone();
                 let pending = self.entry(&test_id);
+                pending.start = None;
+                pending.repetitions = Vec::new();
                 match &pending.finished {
                     None => pending.finished = Some((test, at)),
                     // The same record twice (a file copied next to itself): keep one.

@@ -15,7 +15,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
 /// Which rate a row shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Phase {
     /// Prompt processing: `pp_tps`, prefill energy.
     Prefill,
@@ -124,6 +124,30 @@ pub fn phases(test: &TestRecord) -> Vec<Phase> {
     }
 }
 
+/// Whether a test is a speech (Whisper) test: its figures are a real-time factor, encoder time
+/// and decoder steps per second, not an LLM's prompt and generation rates. Known from its
+/// metrics, else (a test that failed before measuring) from its workload or model architecture.
+pub fn is_speech(test: &TestRecord) -> bool {
+    const SPEECH_METRICS: [&str; 4] = [
+        metric::RTF,
+        metric::ENCODE_S,
+        metric::MEL_S,
+        metric::TRANSCRIBE_S,
+    ];
+    if SPEECH_METRICS.iter().any(|m| test.summary.contains_key(*m)) {
+        return true;
+    }
+    let workload = test.scenario.workload.as_str();
+    workload.starts_with("transcribe")
+        || workload == "encode"
+        || workload.starts_with("decode-t")
+        || test
+            .model
+            .as_ref()
+            .is_some_and(|m| m.architecture == "whisper")
+        || test.scenario.model.starts_with("whisper")
+}
+
 /// The target as shown: its name, and its compute device unless that is the CPU.
 pub fn target_label(test: &TestRecord) -> String {
     let t = &test.target;
@@ -180,7 +204,7 @@ pub fn rows(tests: &[TestRecord]) -> Vec<Row<'_>> {
 }
 
 /// The rows of tests already in table order.
-fn rows_of<'a>(tests: impl IntoIterator<Item = &'a TestRecord>) -> Vec<Row<'a>> {
+pub fn rows_of<'a>(tests: impl IntoIterator<Item = &'a TestRecord>) -> Vec<Row<'a>> {
     let mut rows = Vec::new();
     for test in tests {
         let phases = phases(test);

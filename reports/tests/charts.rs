@@ -63,25 +63,27 @@ fn hex(c: plotters::style::RGBColor) -> String {
 }
 
 #[test]
-fn throughput_bars_per_target_faceted_by_device() {
+fn throughput_bars_per_target_in_a_facet_per_model() {
     let tests = two_devices();
     let chart = chart::throughput(&tests).expect("the fixture has rates");
     assert_eq!(chart.series, ["candle", "llamacpp"]);
-    assert_eq!(chart.facets.len(), 2);
+    // llama3-8b failed on both devices: no rate, no facet.
+    let facets: Vec<&str> = chart.facets.iter().map(|f| f.title.as_str()).collect();
+    assert_eq!(facets, ["gemma-2b", "phi3-mini"]);
     let svg = render_svg(&chart).unwrap();
     keep(&chart, &svg);
     let parsed = parse_svg(&svg);
-    // Facet titles, panel titles and the legend.
+    // Facet titles, panel titles, the legend, and bar groups by device.
     for text in [
-        "Raspberry Pi 5 Model B Rev 1.0",
-        "NVIDIA Jetson Orin Nano Developer Kit",
+        "gemma-2b",
+        "phi3-mini",
         "Prompt processing (pp)",
         "Token generation (tg)",
         "candle",
         "llamacpp",
         "prompt tokens per second (t/s, higher is better)",
-        "phi3-mini q4_k_m pp512",
-        "gemma-2b q4_k_m tg128",
+        "Raspberry Pi 5 Model B Rev 1.0 · q4_k_m pp512",
+        "NVIDIA Jetson Orin Nano Developer Kit · q4_k_m tg128",
     ] {
         assert!(
             parsed.texts.iter().any(|t| t == text),
@@ -103,17 +105,89 @@ fn throughput_bars_per_target_faceted_by_device() {
     assert_eq!(candle, Some(2 + 1), "{:?}", parsed.rects_by_fill);
     // The Jetson's pp512 bar is three times the Pi's.
     let pp = |device: &str| {
-        chart
-            .facets
+        chart.facets[1].panels[0]
+            .bars
             .iter()
-            .find(|f| f.title == device)
+            .find(|b| b.group == format!("{device} · q4_k_m pp512"))
             .unwrap()
-            .panels[0]
-            .bars[0]
             .value
     };
     let ratio = pp("NVIDIA Jetson Orin Nano Developer Kit") / pp("Raspberry Pi 5 Model B Rev 1.0");
     assert!((ratio - 3.0).abs() < 1e-9, "{ratio}");
+}
+
+/// The widths of the filled bars of one colour in an SVG, in pixels.
+fn bar_widths(svg: &str, color: plotters::style::RGBColor) -> Vec<f64> {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    doc.descendants()
+        .filter(|n| {
+            n.has_tag_name("rect")
+                && n.attribute("fill")
+                    .is_some_and(|f| f.eq_ignore_ascii_case(&hex(color)))
+        })
+        .filter_map(|n| n.attribute("width")?.parse::<f64>().ok())
+        .collect()
+}
+
+#[test]
+fn a_tiny_test_model_does_not_flatten_full_size_bars() {
+    let base = edgebench_reports::read_results(&[fixture_path()]).unwrap();
+    let tg = base[1].clone(); // phi3-mini tg128 at 4.6 t/s
+    let mut tiny = tg.clone();
+    tiny.scenario.model = "llama3-8b-tiny".into();
+    tiny.test_id.push_str("-tiny");
+    for rep in &mut tiny.repetitions {
+        *rep.metrics.get_mut(metric::TG_TPS).unwrap() *= 6000.0;
+    }
+    tiny.summary = edgebench_reports::read::summarize_repetitions(&tiny.repetitions);
+    let chart = chart::throughput(&[tg, tiny]).unwrap();
+    assert_eq!(chart.facets.len(), 2, "one facet per model");
+    let svg = render_svg(&chart).unwrap();
+    keep(&chart, &svg);
+    // Two bars (and a legend-less single series): each spans most of its own axis.
+    let widths = bar_widths(&svg, chart::PALETTE_FOR_TESTS[0]);
+    assert_eq!(widths.len(), 2, "{widths:?}");
+    assert!(widths.iter().all(|w| *w > 300.0), "{widths:?}");
+}
+
+#[test]
+fn a_thread_sweep_shows_its_fastest_thread_count() {
+    let base = edgebench_reports::read_results(&[fixture_path()]).unwrap();
+    let mut tests = Vec::new();
+    for (threads, speed) in [(1usize, 0.3), (2, 0.6), (4, 1.0), (8, 0.9)] {
+        let mut t = base[1].clone();
+        t.parameters.threads = threads;
+        t.test_id = format!("{}-t{threads}", t.test_id);
+        for rep in &mut t.repetitions {
+            *rep.metrics.get_mut(metric::TG_TPS).unwrap() *= speed;
+        }
+        t.summary = edgebench_reports::read::summarize_repetitions(&t.repetitions);
+        tests.push(t);
+    }
+    let chart = chart::throughput(&tests).unwrap();
+    let bars = &chart.facets[0].panels[0].bars;
+    assert_eq!(bars.len(), 1, "{bars:?}");
+    assert_eq!(bars[0].value, base[1].summary[metric::TG_TPS].median);
+    assert_eq!(bars[0].note.as_deref(), Some("4 thr"));
+    let svg = render_svg(&chart).unwrap();
+    assert!(parse_svg(&svg).texts.iter().any(|t| t.ends_with("· 4 thr")));
+}
+
+#[test]
+fn speech_has_real_time_factor_and_decoder_panels_not_token_generation() {
+    let tests = vec![common::whisper_test()];
+    let chart = chart::throughput(&tests).unwrap();
+    let titles: Vec<&str> = chart.facets[0]
+        .panels
+        .iter()
+        .map(|p| p.title.as_str())
+        .collect();
+    assert_eq!(titles, ["Transcription: real-time factor", "Decoder steps"]);
+    assert_eq!(
+        chart.facets[0].panels[0].bars[0].value,
+        tests[0].summary[metric::RTF].median
+    );
+    assert!(chart::energy(&tests).is_none(), "no LLM energy for speech");
 }
 
 #[test]
@@ -122,7 +196,7 @@ fn a_hundred_bars_get_a_slot_each_and_labels_never_overlap() {
     let mut tests: Vec<TestRecord> = Vec::new();
     for i in 0..60 {
         let mut t = base[1].clone(); // tg128, ok
-        t.scenario.model = format!("model-{i:02}-with-a-rather-long-name-to-test-fitting");
+        t.scenario.quant = format!("quant-{i:02}-with-a-rather-long-name-to-test-fitting");
         t.test_id = format!("{}-{i}", t.test_id);
         tests.push(t.clone());
         t.target.name = "candle".into();
@@ -140,7 +214,7 @@ fn a_hundred_bars_get_a_slot_each_and_labels_never_overlap() {
     let mut ys: Vec<f64> = doc
         .descendants()
         .filter(|n| {
-            n.has_tag_name("text") && n.text().is_some_and(|t| t.trim().starts_with("model-"))
+            n.has_tag_name("text") && n.text().is_some_and(|t| t.trim().starts_with("quant-"))
         })
         .map(|n| n.attribute("y").unwrap().parse::<f64>().unwrap())
         .collect();
@@ -157,11 +231,12 @@ fn a_hundred_bars_get_a_slot_each_and_labels_never_overlap() {
 fn energy_chart_has_joules_and_tokens_per_watt() {
     let tests = edgebench_reports::read_results(&[fixture_path()]).unwrap();
     let chart = chart::energy(&tests).expect("the fixture has energy");
-    let titles: Vec<&str> = chart.facets[0]
-        .panels
+    let phi3 = chart
+        .facets
         .iter()
-        .map(|p| p.title.as_str())
-        .collect();
+        .find(|f| f.title.starts_with("phi3-mini"))
+        .unwrap();
+    let titles: Vec<&str> = phi3.panels.iter().map(|p| p.title.as_str()).collect();
     assert_eq!(titles.len(), 2, "{titles:?}");
     let svg = render_svg(&chart).unwrap();
     keep(&chart, &svg);
@@ -180,10 +255,10 @@ fn energy_chart_has_joules_and_tokens_per_watt() {
         .find(|t| t.scenario.workload == "tg128" && t.status.label() == "ok")
         .unwrap();
     let expected = tg.summary[metric::TG_TPS].median / 6.9;
-    let bar = chart.facets[0].panels[1]
+    let bar = phi3.panels[1]
         .bars
         .iter()
-        .find(|b| b.group == "phi3-mini q4_k_m tg128 (tg)")
+        .find(|b| b.group == "q4_k_m tg128 (tg)")
         .unwrap();
     assert!((bar.value - expected).abs() < 1e-12);
 }
@@ -207,10 +282,15 @@ fn roofline_needs_a_bandwidth_and_uses_weight_bytes() {
         .unwrap();
     let bytes = tg.model.as_ref().unwrap().weight_bytes.unwrap() as f64;
     let expected = bytes * tg.summary[metric::TG_TPS].median / 17.1e9 * 100.0;
-    let bar = &chart.facets[0].panels[0]
+    let phi3 = chart
+        .facets
+        .iter()
+        .find(|f| f.title == "phi3-mini · Raspberry Pi 5 Model B Rev 1.0")
+        .unwrap();
+    let bar = &phi3.panels[0]
         .bars
         .iter()
-        .find(|b| b.group == "phi3-mini q4_k_m tg128")
+        .find(|b| b.group == "q4_k_m tg128")
         .unwrap();
     assert!(
         (bar.value - expected).abs() < 1e-9,
@@ -239,7 +319,13 @@ fn thread_sweep_gives_a_scaling_line() {
     }
     let charts = chart::scaling_threads(&tests);
     let names: Vec<&str> = charts.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["scaling-threads-pp", "scaling-threads-tg"]);
+    assert_eq!(
+        names,
+        [
+            "scaling-threads-pp-phi3-mini",
+            "scaling-threads-tg-phi3-mini"
+        ]
+    );
     let tg = &charts[1];
     // tg128 and pp512+tg128 families, three thread counts each.
     assert_eq!(tg.series.len(), 2);

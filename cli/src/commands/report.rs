@@ -45,8 +45,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             eprintln!("warning: {w}");
         }
         let charts = chart::charts_for(&tests, &timelines, args.max_timelines);
+        let svgs = render_svgs(&charts)?;
         if let Some(dir) = &args.charts {
-            write_charts(&charts, dir)?;
+            write_charts(&charts, &svgs, dir)?;
             eprintln!(
                 "Charts: {} ({} charts, SVG and PNG)",
                 dir.display(),
@@ -55,7 +56,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
         if let Some(path) = &args.html {
             warnings.extend(loaded.warnings.iter().cloned());
-            write_page(&tests, &charts, &args.results, warnings, path)?;
+            write_page(&tests, svgs, &args.results, warnings, path)?;
             eprintln!("Report: {}", path.display());
         }
     }
@@ -86,27 +87,9 @@ fn load_timelines(
     (out, warnings)
 }
 
-fn write_charts(charts: &[Box<dyn Chart>], dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
-    for c in charts {
-        let svg = dir.join(format!("{}.svg", c.name()));
-        std::fs::write(&svg, chart::render_svg(c.as_ref())?)
-            .with_context(|| format!("{}", svg.display()))?;
-        let png = dir.join(format!("{}.png", c.name()));
-        std::fs::write(&png, chart::render_png(c.as_ref())?)
-            .with_context(|| format!("{}", png.display()))?;
-    }
-    Ok(())
-}
-
-fn write_page(
-    tests: &[TestRecord],
-    charts: &[Box<dyn Chart>],
-    sources: &[PathBuf],
-    warnings: Vec<String>,
-    path: &Path,
-) -> anyhow::Result<()> {
-    let svgs = charts
+/// Every chart as SVG, drawn once for both the page and the charts folder.
+fn render_svgs(charts: &[Box<dyn Chart>]) -> anyhow::Result<Vec<ChartSvg>> {
+    charts
         .iter()
         .map(|c| {
             Ok(ChartSvg {
@@ -114,17 +97,50 @@ fn write_page(
                 svg: chart::render_svg(c.as_ref())?,
             })
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect()
+}
+
+fn write_charts(charts: &[Box<dyn Chart>], svgs: &[ChartSvg], dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
+    for (c, rendered) in charts.iter().zip(svgs) {
+        let svg = dir.join(format!("{}.svg", c.name()));
+        std::fs::write(&svg, &rendered.svg).with_context(|| format!("{}", svg.display()))?;
+        let png = dir.join(format!("{}.png", c.name()));
+        std::fs::write(&png, chart::render_png(c.as_ref())?)
+            .with_context(|| format!("{}", png.display()))?;
+    }
+    Ok(())
+}
+
+/// The page at `path`; when the results have more rows than a page shows at a glance, the
+/// per-test tables go to `<stem>-tests.html` beside it (see [`html::pages`]).
+fn write_page(
+    tests: &[TestRecord],
+    svgs: Vec<ChartSvg>,
+    sources: &[PathBuf],
+    warnings: Vec<String>,
+    path: &Path,
+) -> anyhow::Result<()> {
     let info = PageInfo {
         sources: sources.iter().map(|p| p.display().to_string()).collect(),
         generator: format!("{} ({})", crate::VERSION, crate::COMMIT),
         warnings,
     };
-    let page = html::page(tests, &svgs, &info);
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
+    let tests_file = format!("{stem}-tests.html");
+    let pages = html::pages(tests, &svgs, &info, &tests_file);
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("{}", parent.display()))?;
     }
-    std::fs::write(path, page).with_context(|| format!("{}", path.display()))?;
+    std::fs::write(path, pages.main).with_context(|| format!("{}", path.display()))?;
+    if let Some(tests_page) = pages.tests {
+        let tests_path = path.with_file_name(&tests_file);
+        std::fs::write(&tests_path, tests_page)
+            .with_context(|| format!("{}", tests_path.display()))?;
+        eprintln!("Per-test tables: {}", tests_path.display());
+    }
     Ok(())
 }
 
@@ -135,5 +151,11 @@ pub fn write_html_for(results: &Path, html_path: &Path) -> anyhow::Result<()> {
     let (timelines, mut warnings) = load_timelines(&loaded.tests, &sources);
     warnings.extend(loaded.warnings);
     let charts = chart::charts_for(&loaded.tests, &timelines, 8);
-    write_page(&loaded.tests, &charts, &sources, warnings, html_path)
+    write_page(
+        &loaded.tests,
+        render_svgs(&charts)?,
+        &sources,
+        warnings,
+        html_path,
+    )
 }

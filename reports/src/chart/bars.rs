@@ -1,20 +1,27 @@
-//! Horizontal grouped bar charts, faceted by device: throughput (pp and tg t/s per scenario,
-//! coloured by target), energy (J/token and t/s per W) and % of the memory-bandwidth roofline.
+//! Horizontal grouped bar charts, one facet per model so that each model has its own axes:
+//! throughput (pp and tg t/s; a speech model's real-time factor and decoder steps/s), energy
+//! (J/token and t/s per W) and % of the memory-bandwidth roofline. Bars are coloured by
+//! target and grouped by device, quantization and workload; a thread sweep shows its fastest
+//! thread count (the scaling charts show every one), so a chart stays readable at the scale of
+//! a lab's results.
 //!
 //! Bars are horizontal so that scenario names read left to right, each bar has its own
 //! 18-pixel slot (the chart grows with its bars, so 100+ bars never overlap), the value is
 //! written at the end of each bar, and the 95% confidence interval of the mean is a whisker.
 
+use super::refs;
 use super::{
     bold, color, draw_error, draw_legend, fit_text, font, impl_chart, legend_height, short_number,
     text_width, tick, KeyedAxis, INK, MUTED,
 };
-use crate::table::{rows, target_label, workload_name, Phase};
-use edgebench_harness::schema::{Environment, TestRecord};
+use crate::table::{is_speech, rows_of, target_label, workload_name, Phase, Row};
+use edgebench_harness::schema::{metric, Environment, TestRecord};
+use edgebench_harness::stats::Summary;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use std::collections::BTreeSet;
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const WIDTH: u32 = 1100;
 const TITLE_H: u32 = 36;
@@ -26,7 +33,7 @@ const AXIS_H: u32 = 50;
 const SLOT: f64 = 18.0;
 /// Space between groups, in slots.
 const GROUP_GAP: f64 = 0.6;
-const MAX_LABEL_W: u32 = 380;
+const MAX_LABEL_W: u32 = 440;
 
 /// One bar: a value of one series (target) in one group (scenario).
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +43,9 @@ pub struct Bar {
     pub value: f64,
     /// 95% confidence interval of the value, where known.
     pub ci: Option<(f64, f64)>,
+    /// Written after the value at the bar's end (`4 thr`: the thread count a bar was picked
+    /// at).
+    pub note: Option<String>,
 }
 
 /// Bars on one value axis.
@@ -170,7 +180,13 @@ impl BarChart {
             .iter()
             .map(|b| b.ci.map_or(b.value, |(_, hi)| hi.max(b.value)))
             .fold(0.0f64, f64::max);
-        let xmax = if max > 0.0 { max * 1.18 } else { 1.0 };
+        // Room at the right for the value (and note) written after the longest bar.
+        let headroom = if panel.bars.iter().any(|b| b.note.is_some()) {
+            1.3
+        } else {
+            1.18
+        };
+        let xmax = if max > 0.0 { max * headroom } else { 1.0 };
         let mut chart = ChartBuilder::on(area)
             .caption(panel.title.clone(), bold(14))
             .margin_left(6)
@@ -236,7 +252,10 @@ impl BarChart {
             let end = b.ci.map_or(b.value, |(_, hi)| hi.max(b.value));
             chart
                 .draw_series([Text::new(
-                    short_number(b.value),
+                    match &b.note {
+                        Some(note) => format!("{} · {note}", short_number(b.value)),
+                        None => short_number(b.value),
+                    },
                     (end + xmax * 0.008, *y),
                     font(11).pos(Pos::new(HPos::Left, VPos::Center)),
                 )])
@@ -246,42 +265,120 @@ impl BarChart {
     }
 }
 
-/// `llama3-8b q4_k_m pp512`, with threads and options when the device has several.
-fn group_label(test: &TestRecord, with_threads: bool, with_options: bool) -> String {
-    let mut label = format!(
-        "{} {} {}",
-        test.scenario.model,
-        test.scenario.quant,
-        workload_name(test)
-    );
-    if with_threads && test.parameters.threads > 0 {
-        label.push_str(&format!(" · {} thr", test.parameters.threads));
-    }
-    if with_options && !test.parameters.options.is_empty() {
-        let options: Vec<String> = test
-            .parameters
-            .options
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        label.push_str(&format!(" · {}", options.join(" ")));
-    }
-    label
+/// A row the bar charts show, and the thread counts it was picked from.
+struct Picked<'a> {
+    row: Row<'a>,
+    /// Thread counts the same device, model, quantization, workload, target and options ran
+    /// with; the row is the fastest of them.
+    thread_counts: usize,
 }
 
-/// Tests of each device, devices sorted by name.
-fn by_device(tests: &[TestRecord]) -> Vec<(String, Vec<TestRecord>)> {
-    crate::merge::devices(tests)
-        .into_iter()
-        .map(|d| {
-            let mine = tests
+/// The rows of `tests` (latest runs) the bar charts show: for each device, model,
+/// quantization, workload, phase, target and option set, the thread count with the highest
+/// rate (a sweep's every thread count is in the scaling charts and the tables). Table order.
+fn fastest_rows<'a>(tests: &[&'a TestRecord]) -> Vec<Picked<'a>> {
+    type Key = (String, String, String, String, String, String, Phase);
+    let mut index: HashMap<Key, usize> = HashMap::new();
+    let mut picked: Vec<Picked> = Vec::new();
+    let mut sorted = tests.to_vec();
+    sorted.sort_by(|a, b| crate::table::compare(a, b));
+    for row in rows_of(sorted) {
+        let t = row.test;
+        let key = (
+            t.environment.device.clone(),
+            t.scenario.model.clone(),
+            t.scenario.quant.clone(),
+            workload_name(t),
+            target_label(t),
+            format!("{:?}", t.parameters.options),
+            row.phase,
+        );
+        let rate = |r: &Row| r.tps().map_or(f64::NEG_INFINITY, |s| s.median);
+        match index.get(&key) {
+            Some(&i) => {
+                let p = &mut picked[i];
+                p.thread_counts += 1;
+                if rate(&row) > rate(&p.row) {
+                    p.row = row;
+                }
+            }
+            None => {
+                index.insert(key, picked.len());
+                picked.push(Picked {
+                    row,
+                    thread_counts: 1,
+                });
+            }
+        }
+    }
+    picked
+}
+
+/// The picked rows of each model, models by name.
+fn by_model<'a, 'b>(picked: &'b [Picked<'a>]) -> BTreeMap<&'a str, Vec<&'b Picked<'a>>> {
+    let mut out: BTreeMap<&str, Vec<&Picked>> = BTreeMap::new();
+    for p in picked {
+        out.entry(p.row.test.scenario.model.as_str())
+            .or_default()
+            .push(p);
+    }
+    out
+}
+
+/// Labels of bars: the device (when the results have several), quantization, workload,
+/// options.
+struct Labels {
+    with_device: bool,
+    with_options: bool,
+}
+
+impl Labels {
+    fn new(tests: &[&TestRecord]) -> Self {
+        let options: BTreeSet<String> = tests
+            .iter()
+            .map(|t| format!("{:?}", t.parameters.options))
+            .collect();
+        Labels {
+            with_device: super::device_names(tests).len() > 1,
+            with_options: options.len() > 1,
+        }
+    }
+
+    /// `Raspberry Pi 5 · q4_k_m pp512`.
+    fn group(&self, test: &TestRecord) -> String {
+        let mut label = String::new();
+        if self.with_device {
+            label.push_str(&device_title(&test.environment.device));
+            label.push_str(" · ");
+        }
+        label.push_str(&format!("{} {}", test.scenario.quant, workload_name(test)));
+        if self.with_options && !test.parameters.options.is_empty() {
+            let options: Vec<String> = test
+                .parameters
+                .options
                 .iter()
-                .filter(|t| t.environment.device == d)
-                .cloned()
+                .map(|(k, v)| format!("{k}={v}"))
                 .collect();
-            (d, mine)
-        })
-        .collect()
+            label.push_str(&format!(" · {}", options.join(" ")));
+        }
+        label
+    }
+
+    /// `4 thr`, when the bar is the fastest of several thread counts.
+    fn note(p: &Picked) -> Option<String> {
+        (p.thread_counts > 1 && p.row.test.parameters.threads > 0)
+            .then(|| format!("{} thr", p.row.test.parameters.threads))
+    }
+
+    /// The facet of one model: its name, and the device when the results have only one.
+    fn facet(&self, model: &str, tests: &[&Picked]) -> String {
+        match tests.first() {
+            Some(p) if !self.with_device => {
+                format!("{model} · {}", device_title(&p.row.test.environment.device))
+            }
+            _ => model.to_string(),
+        }
+    }
 }
 
 fn device_title(device: &str) -> String {
@@ -290,16 +387,6 @@ fn device_title(device: &str) -> String {
     } else {
         device.to_string()
     }
-}
-
-/// What distinguishes tests of one device: (several thread counts, several option sets).
-fn variety(tests: &[TestRecord]) -> (bool, bool) {
-    let threads: BTreeSet<usize> = tests.iter().map(|t| t.parameters.threads).collect();
-    let options: BTreeSet<String> = tests
-        .iter()
-        .map(|t| format!("{:?}", t.parameters.options))
-        .collect();
-    (threads.len() > 1, options.len() > 1)
 }
 
 /// Series (targets) in sorted order, over tests with a bar.
@@ -312,46 +399,86 @@ fn series_of(panels: &[Facet]) -> Vec<String> {
     set.into_iter().collect()
 }
 
-/// (a) Prompt processing and token generation t/s per scenario, coloured by target, one facet
-/// per device. `None` when no test has a rate.
-pub fn throughput(tests: &[TestRecord]) -> Option<BarChart> {
+fn bar(group: String, p: &Picked, s: &Summary, value_scale: f64) -> Bar {
+    Bar {
+        group,
+        series: target_label(p.row.test),
+        value: s.median * value_scale,
+        ci: (s.n > 1).then_some((s.ci95_low * value_scale, s.ci95_high * value_scale)),
+        note: Labels::note(p),
+    }
+}
+
+/// (a) Throughput, one facet per model so that every model has its own axes (a tiny test
+/// model at thousands of t/s does not flatten a full-size model's bars): prompt processing and
+/// token generation t/s for an LLM; real-time factor and decoder steps/s for a speech model.
+/// Bars are coloured by target, grouped by device, quantization and workload, each at its
+/// fastest thread count. `None` when no test has a rate.
+pub fn throughput<T: Borrow<TestRecord>>(tests: &[T]) -> Option<BarChart> {
+    let tests = &refs(tests);
+    let labels = Labels::new(tests);
+    let picked = fastest_rows(tests);
     let mut facets = Vec::new();
-    for (device, mine) in by_device(tests) {
-        let (threads, options) = variety(&mine);
+    for (model, mine) in by_model(&picked) {
         let mut pp = Vec::new();
         let mut tg = Vec::new();
-        for row in rows(&mine) {
-            let Some(s) = row.tps() else { continue };
-            let bar = Bar {
-                group: group_label(row.test, threads, options),
-                series: target_label(row.test),
-                value: s.median,
-                ci: (s.n > 1).then_some((s.ci95_low, s.ci95_high)),
-            };
-            match row.phase {
-                Phase::Prefill => pp.push(bar),
-                Phase::Decode => tg.push(bar),
+        let mut rtf = Vec::new();
+        let mut steps = Vec::new();
+        let speech = mine.iter().any(|p| is_speech(p.row.test));
+        for p in &mine {
+            let group = labels.group(p.row.test);
+            if speech {
+                if p.row.first {
+                    if let Some(s) = p.row.summary(metric::RTF) {
+                        rtf.push(bar(group.clone(), p, s, 1.0));
+                    }
+                }
+                if let (Phase::Decode, Some(s)) = (p.row.phase, p.row.tps()) {
+                    steps.push(bar(group, p, s, 1.0));
+                }
+                continue;
+            }
+            let Some(s) = p.row.tps() else { continue };
+            match p.row.phase {
+                Phase::Prefill => pp.push(bar(group, p, s, 1.0)),
+                Phase::Decode => tg.push(bar(group, p, s, 1.0)),
                 Phase::Whole => {}
             }
         }
         let mut panels = Vec::new();
-        if !pp.is_empty() {
-            panels.push(Panel {
-                title: "Prompt processing (pp)".into(),
-                axis: "prompt tokens per second (t/s, higher is better)".into(),
-                bars: pp,
-            });
-        }
-        if !tg.is_empty() {
-            panels.push(Panel {
-                title: "Token generation (tg)".into(),
-                axis: "generated tokens per second (t/s, higher is better)".into(),
-                bars: tg,
-            });
+        for (bars, title, axis) in [
+            (
+                pp,
+                "Prompt processing (pp)",
+                "prompt tokens per second (t/s, higher is better)",
+            ),
+            (
+                tg,
+                "Token generation (tg)",
+                "generated tokens per second (t/s, higher is better)",
+            ),
+            (
+                rtf,
+                "Transcription: real-time factor",
+                "seconds of audio per second of compute (× real time, higher is better)",
+            ),
+            (
+                steps,
+                "Decoder steps",
+                "single-token decoder steps per second (higher is better)",
+            ),
+        ] {
+            if !bars.is_empty() {
+                panels.push(Panel {
+                    title: title.into(),
+                    axis: axis.into(),
+                    bars,
+                });
+            }
         }
         if !panels.is_empty() {
             facets.push(Facet {
-                title: device_title(&device),
+                title: labels.facet(model, &mine),
                 panels,
             });
         }
@@ -361,37 +488,29 @@ pub fn throughput(tests: &[TestRecord]) -> Option<BarChart> {
     }
     Some(BarChart {
         name: "throughput".into(),
-        title: "Throughput: median t/s per scenario, by target (whiskers: 95% CI of the mean)"
-            .into(),
+        title: "Throughput per model: median, by target (whiskers: 95% CI of the mean)".into(),
         series: series_of(&facets),
         facets,
-        note: None,
+        note: Some("each model on its own axes; a sweep's bar is its fastest thread count".into()),
     })
 }
 
-/// (b) Energy per token and t/s per watt, where the device measured energy or power. The
-/// t/s per W of a phase is its median rate over the average power the sensors saw in that
-/// phase. `None` when no test has either.
-pub fn energy(tests: &[TestRecord]) -> Option<BarChart> {
+/// (b) Energy per token and t/s per watt of LLM tests, where the device measured energy or
+/// power, one facet per model. The t/s per W of a phase is its median rate over the average
+/// power the sensors saw in that phase. `None` when no test has either.
+pub fn energy<T: Borrow<TestRecord>>(tests: &[T]) -> Option<BarChart> {
+    let tests = &refs(tests);
+    let labels = Labels::new(tests);
+    let picked = fastest_rows(tests);
     let mut facets = Vec::new();
-    for (device, mine) in by_device(tests) {
-        let (threads, options) = variety(&mine);
+    for (model, mine) in by_model(&picked) {
         let mut joules = Vec::new();
         let mut per_watt = Vec::new();
-        for row in rows(&mine) {
-            let group = format!(
-                "{} ({})",
-                group_label(row.test, threads, options),
-                row.phase.short()
-            );
-            let series = target_label(row.test);
+        for p in mine.iter().filter(|p| !is_speech(p.row.test)) {
+            let row = &p.row;
+            let group = format!("{} ({})", labels.group(row.test), row.phase.short());
             if let Some(s) = row.energy() {
-                joules.push(Bar {
-                    group: group.clone(),
-                    series: series.clone(),
-                    value: s.median,
-                    ci: (s.n > 1).then_some((s.ci95_low, s.ci95_high)),
-                });
+                joules.push(bar(group.clone(), p, s, 1.0));
             }
             let sensor_phase = match row.phase {
                 Phase::Prefill => "prefill",
@@ -401,10 +520,8 @@ pub fn energy(tests: &[TestRecord]) -> Option<BarChart> {
             let watts = row.test.sensors.avg_power_w.get(sensor_phase).copied();
             if let (Some(s), Some(w)) = (row.tps(), watts.filter(|w| *w > 0.0)) {
                 per_watt.push(Bar {
-                    group,
-                    series,
-                    value: s.median / w,
                     ci: None,
+                    ..bar(group, p, s, 1.0 / w)
                 });
             }
         }
@@ -425,7 +542,7 @@ pub fn energy(tests: &[TestRecord]) -> Option<BarChart> {
         }
         if !panels.is_empty() {
             facets.push(Facet {
-                title: device_title(&device),
+                title: labels.facet(model, &mine),
                 panels,
             });
         }
@@ -435,10 +552,10 @@ pub fn energy(tests: &[TestRecord]) -> Option<BarChart> {
     }
     Some(BarChart {
         name: "energy".into(),
-        title: "Energy: J/token and t/s per W, by target".into(),
+        title: "Energy per model: J/token and t/s per W, by target".into(),
         series: series_of(&facets),
         facets,
-        note: None,
+        note: Some("a sweep's bar is its fastest thread count".into()),
     })
 }
 
@@ -457,16 +574,19 @@ pub fn bandwidth_gbs(env: &Environment) -> Option<(f64, &'static str)> {
     })
 }
 
-/// (e) % of the memory-bandwidth roofline in token generation: weight bytes read per token ×
-/// median tg t/s ÷ the device's memory bandwidth. Only for devices whose results carry a
-/// bandwidth (see [`BANDWIDTH_KEYS`]); `None` when none does.
-pub fn roofline(tests: &[TestRecord]) -> Option<BarChart> {
+/// (e) % of the memory-bandwidth roofline in token generation, one facet per model: weight
+/// bytes read per token × median tg t/s ÷ the device's memory bandwidth. Only for devices
+/// whose results carry a bandwidth (see [`BANDWIDTH_KEYS`]); `None` when none does.
+pub fn roofline<T: Borrow<TestRecord>>(tests: &[T]) -> Option<BarChart> {
+    let tests = &refs(tests);
+    let labels = Labels::new(tests);
+    let picked = fastest_rows(tests);
     let mut facets = Vec::new();
     let mut sources = BTreeSet::new();
-    for (device, mine) in by_device(tests) {
-        let (threads, options) = variety(&mine);
+    for (model, mine) in by_model(&picked) {
         let mut bars = Vec::new();
-        for row in rows(&mine) {
+        for p in mine.iter().filter(|p| !is_speech(p.row.test)) {
+            let row = &p.row;
             if row.phase != Phase::Decode {
                 continue;
             }
@@ -485,15 +605,18 @@ pub fn roofline(tests: &[TestRecord]) -> Option<BarChart> {
             }
             sources.insert(key);
             bars.push(Bar {
-                group: group_label(row.test, threads, options),
-                series: target_label(row.test),
-                value: bytes as f64 * s.median / (bw * 1e9) * 100.0,
                 ci: None,
+                ..bar(
+                    labels.group(row.test),
+                    p,
+                    s,
+                    bytes as f64 / (bw * 1e9) * 100.0,
+                )
             });
         }
         if !bars.is_empty() {
             facets.push(Facet {
-                title: device_title(&device),
+                title: labels.facet(model, &mine),
                 panels: vec![Panel {
                     title: "Token generation: share of memory bandwidth used".into(),
                     axis: "% of memory-bandwidth roofline (weight bytes × t/s ÷ bandwidth)".into(),
@@ -508,9 +631,12 @@ pub fn roofline(tests: &[TestRecord]) -> Option<BarChart> {
     let keys: Vec<&str> = sources.into_iter().collect();
     Some(BarChart {
         name: "roofline".into(),
-        title: "Roofline: % of memory bandwidth in token generation".into(),
+        title: "Roofline per model: % of memory bandwidth in token generation".into(),
         series: series_of(&facets),
         facets,
-        note: Some(format!("bandwidth from the results' {}", keys.join(", "))),
+        note: Some(format!(
+            "bandwidth from the results' {}; a sweep's bar is its fastest thread count",
+            keys.join(", ")
+        )),
     })
 }

@@ -1,15 +1,16 @@
-//! (d) Scaling line charts from sweeps: t/s against thread count, and prompt-processing t/s
-//! against prompt length. One line per test family (everything but the swept parameter
+//! (d) Scaling line charts from sweeps, one per model: t/s against thread count, and
+//! prompt-processing t/s against prompt length. One line per test family (everything but the swept parameter
 //! equal), the 95% confidence interval of each point as an error bar, x on a log scale (thread
 //! counts and prompt lengths usually double).
 
 use super::{
     bold, color, draw_error, draw_legend, font, impl_chart, legend_height, tick, INK, MUTED,
 };
-use crate::table::{rows, target_label, workload_name, Phase};
+use crate::table::{rows_of, target_label, workload_name, Phase};
 use edgebench_harness::schema::TestRecord;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 
 const WIDTH: u32 = 1000;
@@ -191,91 +192,132 @@ fn point(x: f64, s: &edgebench_harness::stats::Summary) -> Point {
     }
 }
 
-/// t/s against threads, one chart per rate (pp, tg), for test families run at two or more
-/// thread counts.
-pub fn scaling_threads(tests: &[TestRecord]) -> Vec<LineChart> {
-    let several_devices = crate::merge::devices(tests).len() > 1;
-    let mut charts = Vec::new();
-    for (phase, name, rate) in [
-        (Phase::Prefill, "scaling-threads-pp", "prompt processing"),
-        (Phase::Decode, "scaling-threads-tg", "token generation"),
-    ] {
-        let mut families: BTreeMap<Family, Vec<Point>> = BTreeMap::new();
-        for row in rows(tests).into_iter().filter(|r| r.phase == phase) {
-            let (Some(s), threads) = (row.tps(), row.test.parameters.threads) else {
-                continue;
-            };
-            if threads == 0 {
-                continue;
+/// Tests of each model, models by name: scaling charts are drawn per model, so that each has
+/// its own axes (a tiny test model at thousands of t/s would flatten a full-size model's
+/// lines).
+fn by_model<'a>(tests: &[&'a TestRecord]) -> BTreeMap<&'a str, Vec<&'a TestRecord>> {
+    let mut out: BTreeMap<&str, Vec<&TestRecord>> = BTreeMap::new();
+    for &t in tests {
+        out.entry(t.scenario.model.as_str()).or_default().push(t);
+    }
+    out
+}
+
+/// `scaling-threads-tg-llama3-8b`: a file-name-safe chart name.
+fn chart_name(prefix: &str, model: &str) -> String {
+    let safe: String = model
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
             }
-            let t = row.test;
-            let family = (
-                t.environment.device.clone(),
-                t.scenario.model.clone(),
-                t.scenario.quant.clone(),
-                workload_name(t),
-                target_label(t),
-                options_text(t),
-            );
-            families
-                .entry(family)
-                .or_default()
-                .push(point(threads as f64, s));
-        }
-        let series = to_series(families, several_devices);
-        if !series.is_empty() {
-            charts.push(LineChart {
-                name: name.into(),
-                title: format!("Scaling with threads: {rate}"),
-                x_desc: "threads (log scale)".into(),
-                y_desc: format!("{} t/s (tokens per second)", phase.short()),
-                series,
-            });
+        })
+        .collect();
+    format!("{prefix}-{safe}")
+}
+
+/// t/s against threads, per model and rate (pp, tg), for test families run at two or more
+/// thread counts.
+pub fn scaling_threads<T: Borrow<TestRecord>>(tests: &[T]) -> Vec<LineChart> {
+    let tests = &super::refs(tests);
+    let several_devices = super::device_names(tests).len() > 1;
+    let mut charts = Vec::new();
+    for (model, mine) in by_model(tests) {
+        let rows = rows_of(sorted_refs(mine));
+        for (phase, name, rate) in [
+            (Phase::Prefill, "scaling-threads-pp", "prompt processing"),
+            (Phase::Decode, "scaling-threads-tg", "token generation"),
+        ] {
+            let mut families: BTreeMap<Family, Vec<Point>> = BTreeMap::new();
+            for row in rows.iter().filter(|r| r.phase == phase) {
+                let (Some(s), threads) = (row.tps(), row.test.parameters.threads) else {
+                    continue;
+                };
+                if threads == 0 {
+                    continue;
+                }
+                let t = row.test;
+                let family = (
+                    t.environment.device.clone(),
+                    t.scenario.model.clone(),
+                    t.scenario.quant.clone(),
+                    workload_name(t),
+                    target_label(t),
+                    options_text(t),
+                );
+                families
+                    .entry(family)
+                    .or_default()
+                    .push(point(threads as f64, s));
+            }
+            let series = to_series(families, several_devices);
+            if !series.is_empty() {
+                charts.push(LineChart {
+                    name: chart_name(name, model),
+                    title: format!("Scaling with threads: {rate} · {model}"),
+                    x_desc: "threads (log scale)".into(),
+                    y_desc: format!("{} t/s (tokens per second)", phase.short()),
+                    series,
+                });
+            }
         }
     }
     charts
 }
 
-/// Prompt-processing t/s against prompt length, for families run at two or more lengths.
-pub fn scaling_prompt(tests: &[TestRecord]) -> Vec<LineChart> {
-    let several_devices = crate::merge::devices(tests).len() > 1;
-    let mut families: BTreeMap<Family, Vec<Point>> = BTreeMap::new();
-    for row in rows(tests)
-        .into_iter()
-        .filter(|r| r.phase == Phase::Prefill && r.test.scenario.gen_tokens == 0)
-    {
-        let t = row.test;
-        let Some(s) = row.tps() else { continue };
-        if t.scenario.prompt_tokens == 0 {
-            continue;
+/// Tests in table order.
+fn sorted_refs(mut tests: Vec<&TestRecord>) -> Vec<&TestRecord> {
+    tests.sort_by(|a, b| crate::table::compare(a, b));
+    tests
+}
+
+/// Prompt-processing t/s against prompt length, per model, for families run at two or more
+/// lengths.
+pub fn scaling_prompt<T: Borrow<TestRecord>>(tests: &[T]) -> Vec<LineChart> {
+    let tests = &super::refs(tests);
+    let several_devices = super::device_names(tests).len() > 1;
+    let mut charts = Vec::new();
+    for (model, mine) in by_model(tests) {
+        let mut families: BTreeMap<Family, Vec<Point>> = BTreeMap::new();
+        for row in rows_of(sorted_refs(mine))
+            .into_iter()
+            .filter(|r| r.phase == Phase::Prefill && r.test.scenario.gen_tokens == 0)
+        {
+            let t = row.test;
+            let Some(s) = row.tps() else { continue };
+            if t.scenario.prompt_tokens == 0 {
+                continue;
+            }
+            let mut extra = format!("{} thr", t.parameters.threads);
+            let options = options_text(t);
+            if !options.is_empty() {
+                extra.push_str(&format!(" {options}"));
+            }
+            let family = (
+                t.environment.device.clone(),
+                t.scenario.model.clone(),
+                t.scenario.quant.clone(),
+                "pp".to_string(),
+                target_label(t),
+                extra,
+            );
+            families
+                .entry(family)
+                .or_default()
+                .push(point(t.scenario.prompt_tokens as f64, s));
         }
-        let mut extra = format!("{} thr", t.parameters.threads);
-        let options = options_text(t);
-        if !options.is_empty() {
-            extra.push_str(&format!(" {options}"));
+        let series = to_series(families, several_devices);
+        if !series.is_empty() {
+            charts.push(LineChart {
+                name: chart_name("scaling-prompt", model),
+                title: format!("Scaling with prompt length: prompt processing · {model}"),
+                x_desc: "prompt tokens (log scale)".into(),
+                y_desc: "pp t/s (tokens per second)".into(),
+                series,
+            });
         }
-        let family = (
-            t.environment.device.clone(),
-            t.scenario.model.clone(),
-            t.scenario.quant.clone(),
-            "pp".to_string(),
-            target_label(t),
-            extra,
-        );
-        families
-            .entry(family)
-            .or_default()
-            .push(point(t.scenario.prompt_tokens as f64, s));
     }
-    let series = to_series(families, several_devices);
-    if series.is_empty() {
-        return Vec::new();
-    }
-    vec![LineChart {
-        name: "scaling-prompt".into(),
-        title: "Scaling with prompt length: prompt processing".into(),
-        x_desc: "prompt tokens (log scale)".into(),
-        y_desc: "pp t/s (tokens per second)".into(),
-        series,
-    }]
+    charts
 }

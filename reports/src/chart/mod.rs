@@ -83,7 +83,9 @@ pub fn charts_for(
     timelines_by_test: &HashMap<String, Timeline>,
     max_timelines: usize,
 ) -> Vec<Box<dyn Chart>> {
-    let latest = crate::merge::latest(tests);
+    // The latest runs by reference: a lab's results hold thousands of tests.
+    let histories = crate::merge::histories(tests);
+    let latest: Vec<&TestRecord> = histories.iter().map(|h| h.latest()).collect();
     let mut charts: Vec<Box<dyn Chart>> = Vec::new();
     if let Some(c) = throughput(&latest) {
         charts.push(Box::new(c));
@@ -104,6 +106,20 @@ pub fn charts_for(
         charts.push(Box::new(c));
     }
     charts
+}
+
+/// The tests of a chart builder, by reference: builders take `&[TestRecord]` or
+/// `&[&TestRecord]` alike.
+pub(crate) fn refs<T: std::borrow::Borrow<TestRecord>>(tests: &[T]) -> Vec<&TestRecord> {
+    tests.iter().map(|t| t.borrow()).collect()
+}
+
+/// Device names of `tests`, sorted, each once.
+pub(crate) fn device_names<'a>(tests: &[&'a TestRecord]) -> std::collections::BTreeSet<&'a str> {
+    tests
+        .iter()
+        .map(|t| t.environment.device.as_str())
+        .collect()
 }
 
 /// The chart as an SVG document.

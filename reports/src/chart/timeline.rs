@@ -375,18 +375,20 @@ pub fn timeline(test: &TestRecord, tl: Option<&Timeline>, name: &str) -> Option<
 
 /// Thermal timelines worth drawing, at most `max`: tests with a timeline file first, then tests
 /// with throttled repetitions, then the longest test (most repetitions) of each device.
-pub fn timelines(
-    tests: &[TestRecord],
+pub fn timelines<T: std::borrow::Borrow<TestRecord>>(
+    tests: &[T],
     by_test: &HashMap<String, Timeline>,
     max: usize,
 ) -> Vec<TimelineChart> {
+    let tests = super::refs(tests);
     let mut picked: Vec<&TestRecord> = Vec::new();
     fn push<'a>(t: &'a TestRecord, picked: &mut Vec<&'a TestRecord>, max: usize) {
         if picked.len() < max && !picked.iter().any(|p| p.test_id == t.test_id) {
             picked.push(t);
         }
     }
-    let candidates = crate::table::sorted(tests);
+    let mut candidates = tests.clone();
+    candidates.sort_by(|a, b| crate::table::compare(a, b));
     for t in candidates
         .iter()
         .filter(|t| by_test.contains_key(&t.test_id))
@@ -399,7 +401,7 @@ pub fn timelines(
     {
         push(t, &mut picked, max);
     }
-    for device in crate::merge::devices(tests) {
+    for device in super::device_names(&tests) {
         if let Some(t) = candidates
             .iter()
             .filter(|t| t.environment.device == device && headline(t).is_some())

@@ -110,16 +110,21 @@ impl Exporter for TerminalExporter {
 
 impl TerminalExporter {
     /// The table as wide as it can be within the width, and the columns it left out.
+    ///
+    /// The layout is chosen on a probe: the few rows that hold the widest cell of some column
+    /// lay out as wide as the whole table, so trying each step costs a few rows, not thousands;
+    /// the whole table is rendered once, in the chosen layout.
     fn fit(&self, table: &Table) -> (String, Vec<Column>) {
+        let probe = probe(table);
         let mut columns = table.columns.clone();
         let mut hidden = Vec::new();
         let mut reasons = Reasons::Shortened(REASON_CHARS);
         let mut steps = DEGRADE.iter();
         loop {
-            let plain = render(table, &columns, reasons, false, Layout::Natural);
+            let plain = render(&probe, &columns, reasons, false, Layout::Natural);
             if max_width(&plain) <= self.width {
                 return (
-                    self.colored(table, &columns, reasons, Layout::Natural, plain),
+                    self.whole(table, &columns, reasons, Layout::Natural),
                     hidden,
                 );
             }
@@ -137,31 +142,40 @@ impl TerminalExporter {
         // Still too wide (very long names): wrap the names, then, if that is not enough,
         // every cell.
         let mut layout = Layout::WrapNames(self.width);
-        let mut plain = render(table, &columns, reasons, false, layout);
-        if max_width(&plain) > self.width {
+        if max_width(&render(&probe, &columns, reasons, false, layout)) > self.width {
             layout = Layout::WrapAll(self.width);
-            plain = render(table, &columns, reasons, false, layout);
         }
-        (
-            self.colored(table, &columns, reasons, layout, plain),
-            hidden,
-        )
+        (self.whole(table, &columns, reasons, layout), hidden)
     }
 
-    /// The coloured twin of `plain` when colour is on (same layout: colour takes no width).
-    fn colored(
-        &self,
-        table: &Table,
-        columns: &[Column],
-        reasons: Reasons,
-        layout: Layout,
-        plain: String,
-    ) -> String {
-        if self.color {
-            render(table, columns, reasons, true, layout)
-        } else {
-            plain
+    /// The whole table in the chosen layout, coloured when colour is on (colour takes no
+    /// width).
+    fn whole(&self, table: &Table, columns: &[Column], reasons: Reasons, layout: Layout) -> String {
+        render(table, columns, reasons, self.color, layout)
+    }
+}
+
+/// The rows of `table` that hold the widest cell of some column (in either status form) or
+/// its tallest: a table of these lays out to the width of the whole table.
+fn probe<'a>(table: &Table<'a>) -> Table<'a> {
+    let mut keep = std::collections::BTreeSet::new();
+    for &c in &table.columns {
+        for reasons in [Reasons::Shortened(REASON_CHARS), Reasons::Hidden] {
+            let widest = table.rows.iter().enumerate().max_by_key(|(_, row)| {
+                table.cell_with(row, c, reasons).map_or(1, |text| {
+                    text.lines().map(|l| l.chars().count()).max().unwrap_or(0)
+                })
+            });
+            if let Some((i, _)) = widest {
+                keep.insert(i);
+            }
         }
+    }
+    Table {
+        rows: keep.into_iter().map(|i| table.rows[i]).collect(),
+        columns: table.columns.clone(),
+        mark_synthetic: table.mark_synthetic,
+        histories: Vec::new(),
     }
 }
 

@@ -482,3 +482,58 @@ pub fn rerun(test: &TestRecord, run_id: &str, day: u32, factor: f64) -> TestReco
     t.summary = edgebench_reports::read::summarize_repetitions(&t.repetitions);
     t
 }
+
+/// A Whisper transcription as `edgebench run --suite whisper` writes it: the fixture's Pi 5,
+/// whisper.cpp, `transcribe-30s` (mel, encoder, decoder prompt and 64 steps), its metrics from
+/// the harness's own speech metrics. Decoder steps run at about 300/s, far beside an LLM's t/s.
+pub fn whisper_test() -> TestRecord {
+    use edgebench_harness::protocol::SpeechRunSpec;
+    let mut jitter = Jitter(0x5eed_0000_7777_0001);
+    let mut t = start(6, &PHI3, llamacpp(), "transcribe-30s", 0, 64);
+    t.test_id = format!("{RUN_ID}/whisper-tiny/q8_0/transcribe-30s/whispercpp/t4");
+    t.scenario.model = "whisper-tiny".into();
+    t.scenario.quant = "q8_0".into();
+    t.scenario.model_bytes = 43_537_433;
+    t.scenario.synthetic = true;
+    t.target.name = "whispercpp".into();
+    t.target.library_version = "1.7.4".into();
+    t.model = Some(ModelInfo {
+        architecture: "whisper".into(),
+        vocab_size: 51_865,
+        parameters: Some(37_760_640),
+        weight_bytes: Some(42_000_000),
+        quant: Some("q8_0".into()),
+        max_context: Some(448),
+    });
+    let spec = SpeechRunSpec {
+        audio_path: "speech-30s.wav".into(),
+        mel: true,
+        encode: true,
+        decode: 64,
+    };
+    t.repetitions = (0..5)
+        .map(|index| {
+            let timing = RepetitionTiming {
+                audio_s: Some(30.0),
+                mel_s: Some(jitter.around(0.021, 0.02)),
+                encode_s: Some(jitter.around(0.412, 0.02)),
+                prefill_s: Some(jitter.around(0.013, 0.02)),
+                decode_s: (0..64).map(|_| jitter.around(0.0033, 0.02)).collect(),
+                tokens: (0..64).map(|i| 50_364 + i).collect(),
+                peak_rss_bytes: Some(161_000_000),
+                ..Default::default()
+            };
+            RepetitionRecord {
+                schema_version: SCHEMA_VERSION,
+                test_id: t.test_id.clone(),
+                index,
+                metrics: edgebench_harness::speech::repetition_metrics(&timing, &spec),
+                timing,
+                throttled: Some(false),
+            }
+        })
+        .collect();
+    t.summary = edgebench_reports::read::summarize_repetitions(&t.repetitions);
+    t.peak_rss_bytes = Some(161_000_000);
+    t
+}
