@@ -136,8 +136,17 @@ fn rate_lines(tests: &[&TestRecord], phase: Phase) -> Vec<String> {
         } else {
             String::new()
         };
+        // Two speeds: marked, with the explanation as the tooltip.
+        let modes = crate::table::modes_note(phase, s)
+            .map(|note| {
+                format!(
+                    " <span class=\"bad\" title=\"{}\">2 modes</span>",
+                    escape(&note)
+                )
+            })
+            .unwrap_or_default();
         lines.push(format!(
-            "<span class=\"muted\">{}</span> {:.2}{ci}",
+            "<span class=\"muted\">{}</span> {:.2}{ci}{modes}",
             escape(&workload_name(t)),
             s.median
         ));
