@@ -94,10 +94,15 @@ pub fn roofline(env: &mut Environment, threads: &[usize]) -> Roofline {
     });
     Roofline {
         read_gbs: out,
-        // Weights under 4 × the last-level cache are served from cache, not memory.
-        min_weight_bytes: llc.unwrap_or(8 << 20) * 4,
+        min_weight_bytes: min_roofline_bytes(),
         remeasure: Some(remeasure),
     }
+}
+
+/// Models with fewer weight bytes have no roofline: weights under 4 × the last-level cache are
+/// served from cache, not memory.
+pub fn min_roofline_bytes() -> u64 {
+    bandwidth::last_level_cache_bytes().unwrap_or(8 << 20) * 4
 }
 
 /// `read 32.3 GB/s, triad 20.1 GB/s (avx2 loads; cached 2026-…)`, or how it was measured now

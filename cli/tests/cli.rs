@@ -464,7 +464,7 @@ fn ctrl_c_leaves_a_valid_results_file() {
     assert!(reps >= 3 && tests[0].repetitions.len() == reps);
 }
 
-/// `edgebench run` on a tiny model, repeating until stopped: a `pp256+tg256` repetition lasts
+/// `edgebench run` on a tiny model, repeating until stopped: a `pp240+tg256` repetition lasts
 /// long enough (hundreds of milliseconds) for a signal to land in the middle of one.
 #[cfg(target_os = "linux")]
 fn endless_run(dir: &Path, results: &Path) -> std::process::Command {
@@ -560,7 +560,7 @@ fn ctrl_c_to_the_process_group_keeps_the_repetition_in_flight() {
     assert_eq!(tests[0].repetitions.len(), after);
     // The table shows the interrupted test's kept repetitions, both rates.
     let table = String::from_utf8_lossy(&out.stdout);
-    for rate in ["pp256+tg256:pp", "pp256+tg256:tg"] {
+    for rate in ["pp240+tg256:pp", "pp240+tg256:tg"] {
         let row = table
             .lines()
             .find(|l| l.contains(rate))

@@ -417,7 +417,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .collect();
     run_threads.sort_unstable();
     run_threads.dedup();
-    let roofline = profile::roofline(&mut environment, &run_threads);
+    // Only thread counts of models big enough to have a roofline (a model that fits in the
+    // caches has none): tiny test models never pay for a bandwidth measurement.
+    let min_roofline_bytes = profile::min_roofline_bytes();
+    let mut roofline_threads: Vec<usize> = jobs
+        .iter()
+        .filter(|j| j.skip.is_none() && j.model.file_bytes() >= min_roofline_bytes)
+        .map(|j| j.threads)
+        .collect();
+    roofline_threads.sort_unstable();
+    roofline_threads.dedup();
+    let roofline = profile::roofline(&mut environment, &roofline_threads);
     let cooldown = args
         .cooldown
         .0
