@@ -1,9 +1,9 @@
-//! The device side of a run: memory bandwidth for the roofline (measured once per device and
-//! thread count, cached), the idle temperature for cooldown, and the soak and cooldown flags.
+//! The device side of a run: memory bandwidth for the roofline (cached per device and thread
+//! count when measured on a quiet machine, measured again when decode reads above it), the idle temperature for cooldown, and the soak and cooldown flags.
 
-use edgebench_harness::bandwidth::{self, BandwidthCache};
+use edgebench_harness::bandwidth::{self, Bandwidth, BandwidthCache, CacheDecision};
 use edgebench_harness::cooldown::{self, CooldownConfig};
-use edgebench_harness::runner::Roofline;
+use edgebench_harness::runner::{BandwidthProbe, Roofline};
 use edgebench_harness::sampler::Sampler;
 use edgebench_harness::schema::Environment;
 use std::collections::BTreeMap;
@@ -56,9 +56,9 @@ pub fn parse_cooldown(text: &str) -> Result<CooldownLimit, String> {
 }
 
 /// The roofline's bandwidth for each thread count, from the cache or measured now (printed to
-/// stderr); also recorded in the environment (`read_bandwidth_gbs_t<N>`).
+/// stderr); also recorded in the environment (`read_bandwidth_gbs_t<N>`). The roofline can
+/// measure again during the run when decode reads above 100% of it.
 pub fn roofline(env: &mut Environment, threads: &[usize]) -> Roofline {
-    let cache = BandwidthCache::in_dir(&bandwidth::cache_dir());
     let key = bandwidth::device_key(env);
     let llc = bandwidth::last_level_cache_bytes();
     let buffer = bandwidth::default_buffer_bytes(llc, env.ram_bytes);
@@ -67,19 +67,14 @@ pub fn roofline(env: &mut Environment, threads: &[usize]) -> Roofline {
         .get("catalog_peak_bandwidth_gbs")
         .map(|p| format!(", catalog peak {p} GB/s"))
         .unwrap_or_default();
+    let cache = BandwidthCache::in_dir(&bandwidth::cache_dir());
     let mut out = BTreeMap::new();
     for &t in threads {
-        let (bw, cached) = cache.get_or_measure(&key, t, buffer);
+        let (bw, decision) = cache.get_or_measure(&key, t, buffer);
         eprintln!(
-            "memory bandwidth with {t} thread{}: read {:.1} GB/s, triad {:.1} GB/s ({}){peak}",
+            "memory bandwidth with {t} thread{}: {}{peak}",
             if t == 1 { "" } else { "s" },
-            bw.read_gbs,
-            bw.triad_gbs,
-            if cached {
-                format!("cached {}", bw.measured_at)
-            } else {
-                format!("measured over {} MiB", bw.buffer_bytes >> 20)
-            }
+            describe(&bw, decision.as_ref())
         );
         env.extra.insert(
             format!("read_bandwidth_gbs_t{t}"),
@@ -87,11 +82,51 @@ pub fn roofline(env: &mut Environment, threads: &[usize]) -> Roofline {
         );
         out.insert(t, bw.read_gbs);
     }
+    let remeasure = BandwidthProbe::new(move |t| {
+        let cache = BandwidthCache::in_dir(&bandwidth::cache_dir());
+        let (bw, decision) = cache.measure_and_store(&key, t, buffer);
+        eprintln!(
+            "  memory bandwidth with {t} thread{}, measured again: {}",
+            if t == 1 { "" } else { "s" },
+            describe(&bw, Some(&decision))
+        );
+        Some(bw.read_gbs)
+    });
     Roofline {
         read_gbs: out,
-        // Weights under 4 × the last-level cache are served from cache, not memory.
-        min_weight_bytes: llc.unwrap_or(8 << 20) * 4,
+        min_weight_bytes: min_roofline_bytes(),
+        remeasure: Some(remeasure),
     }
+}
+
+/// Models with fewer weight bytes have no roofline: weights under 4 × the last-level cache are
+/// served from cache, not memory.
+pub fn min_roofline_bytes() -> u64 {
+    bandwidth::last_level_cache_bytes().unwrap_or(8 << 20) * 4
+}
+
+/// `read 32.3 GB/s, triad 20.1 GB/s (avx2 loads; cached 2026-…)`, or how it was measured now
+/// and whether the cache took it.
+pub fn describe(bw: &Bandwidth, decision: Option<&CacheDecision>) -> String {
+    let how = match decision {
+        None => format!("cached {}", bw.measured_at),
+        Some(CacheDecision::Cache) => {
+            format!("measured over {} MiB, cached", bw.buffer_bytes >> 20)
+        }
+        Some(CacheDecision::KeepCached) => {
+            "measured now; a higher cached measurement is kept".to_string()
+        }
+        Some(CacheDecision::Refuse(why)) => format!("measured now, not cached: {why}"),
+    };
+    let kernel = if bw.kernel.is_empty() {
+        String::new()
+    } else {
+        format!("{} loads; ", bw.kernel)
+    };
+    format!(
+        "read {:.1} GB/s, triad {:.1} GB/s ({kernel}{how})",
+        bw.read_gbs, bw.triad_gbs
+    )
 }
 
 /// The cooldown settings: the idle temperature measured now (about a second), or `None` with

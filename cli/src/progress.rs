@@ -122,7 +122,16 @@ impl Observer for ProgressObserver {
                 test.stop_reason.as_deref().unwrap_or("-"),
                 device_notes(test)
             ),
-            (reason, _) => eprintln!(
+            // Stopped (Ctrl-C) or failed after some repetitions: what was kept still counts.
+            (Some(reason), Some(s)) => eprintln!(
+                "  ✗ {}: {:.2} ± {:.2} {unit} ({} repetitions kept); {}: {reason}",
+                Self::label(test),
+                s.median * scale,
+                (s.ci95_high - s.ci95_low) / 2.0 * scale,
+                s.n,
+                test.status.label(),
+            ),
+            (reason, None) => eprintln!(
                 "  ✗ {}: {}: {}",
                 Self::label(test),
                 test.status.label(),
@@ -154,11 +163,11 @@ fn device_notes(test: &TestRecord) -> String {
     if let Some(s) = test.summary.get(metric::ROOFLINE_PERCENT) {
         notes.push(format!("{:.0}% of the bandwidth roofline", s.median));
         if s.median > 100.0 {
-            // Decode cannot read weights faster than memory streams them: the bandwidth
-            // figure is too low (measured while the machine was busy, most likely).
+            // Decode cannot read weights faster than memory streams them: the bandwidth was
+            // measured again after the test (see the runner) and is still too low.
             notes.push(
-                "above 100%: the cached bandwidth is too low; re-measure it on a quiet machine \
-                 with `edgebench device --measure`"
+                "above 100% even after measuring the bandwidth again: the machine is busy; \
+                 measure on a quiet machine with `edgebench device --measure`"
                     .into(),
             );
         }

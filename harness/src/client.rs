@@ -99,9 +99,45 @@ pub struct WorkerClient {
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
 }
 
+/// Start `command` away from the terminal's signals, tied to this process's life.
+///
+/// A terminal's Ctrl-C goes to its whole foreground process group. A child in that group
+/// would die with SIGINT in the middle of its work (a worker mid-repetition, losing it),
+/// while edgebench itself stops cleanly after the current repetition. So children get a
+/// process group of their own (`setpgid(0, 0)`), and only edgebench decides when they stop.
+/// That must not leave orphans: on Linux the child asks the kernel for SIGKILL when its
+/// parent dies (`PR_SET_PDEATHSIG`; the "parent" is the thread that spawned it, so children
+/// are spawned from threads that outlive them). Elsewhere a worker sees end of input on stdin
+/// when edgebench dies and quits after its current request.
+pub fn own_process_group(command: &mut Command) -> &mut Command {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+        #[cfg(target_os = "linux")]
+        {
+            let parent = std::process::id();
+            // SAFETY: between fork and exec only async-signal-safe calls (prctl, getppid).
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    // The parent died before the request took effect: do not start at all.
+                    if libc::getppid() as u32 != parent {
+                        return Err(std::io::Error::other("edgebench exited"));
+                    }
+                    Ok(())
+                });
+            }
+        }
+    }
+    command
+}
+
 impl WorkerClient {
     pub fn spawn(command: &WorkerCommand) -> Result<Self, WorkerError> {
-        let mut child = Command::new(&command.program)
+        let mut child = own_process_group(&mut Command::new(&command.program))
             .args(&command.args)
             .envs(command.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())

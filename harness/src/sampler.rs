@@ -11,7 +11,7 @@ use crate::timeline_file::{TimelineRecord, TimelineSink, TIMELINE_SCHEMA_VERSION
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,8 @@ pub struct Sampler {
     sink: Arc<Mutex<Option<TimelineSink>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// Asks the thread for a sample now ([`Sampler::sample_through`]).
+    request_sample: Mutex<mpsc::Sender<mpsc::Sender<()>>>,
 }
 
 /// Whether a clock channel is a CPU clock (summaries average these, not GPU clocks).
@@ -58,6 +60,7 @@ impl Sampler {
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let sink: Arc<Mutex<Option<TimelineSink>>> = Arc::new(Mutex::new(None));
+        let (request_sample, requests) = mpsc::channel::<mpsc::Sender<()>>();
         let thread = {
             let (timeline, stop, sink) =
                 (Arc::clone(&timeline), Arc::clone(&stop), Arc::clone(&sink));
@@ -66,7 +69,7 @@ impl Sampler {
                 .spawn(move || {
                     let mut failing: BTreeMap<String, bool> = BTreeMap::new();
                     let mut next = Instant::now();
-                    while !stop.load(Ordering::Relaxed) {
+                    let mut take_sample = || {
                         let t_s = start.elapsed().as_secs_f64();
                         let mut readings = Vec::new();
                         let mut warnings = Vec::new();
@@ -108,12 +111,28 @@ impl Sampler {
                             tl.samples.push(sample);
                             tl.warnings.extend(warnings);
                         }
+                    };
+                    while !stop.load(Ordering::Relaxed) {
+                        take_sample();
                         next += interval;
-                        let now = Instant::now();
-                        if next > now {
-                            std::thread::sleep(next - now);
-                        } else {
-                            next = now;
+                        // Until the next scheduled sample, serve requests for one now.
+                        loop {
+                            let now = Instant::now();
+                            if next <= now {
+                                next = now;
+                                break;
+                            }
+                            match requests.recv_timeout(next - now) {
+                                Ok(done) => {
+                                    take_sample();
+                                    let _ = done.send(());
+                                }
+                                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                                    std::thread::sleep(next - now);
+                                    break;
+                                }
+                            }
                         }
                     }
                 })
@@ -126,6 +145,27 @@ impl Sampler {
             sink,
             stop,
             thread: Some(thread),
+            request_sample: Mutex::new(request_sample),
+        }
+    }
+
+    /// Make sure the timeline has a sample taken at or after `t_s` (the sampler's clock): when
+    /// the latest one is older, poll every sensor now and wait for it (one poll, not a whole
+    /// interval). A phase that just ended then has a sample after its end, so its energy is
+    /// the counter's difference over the whole phase, not up to the last periodic sample.
+    pub fn sample_through(&self, t_s: f64) {
+        if self.latest().is_some_and(|s| s.t_s >= t_s) {
+            return;
+        }
+        let (done, wait) = mpsc::channel();
+        let sent = self
+            .request_sample
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(done);
+        if sent.is_ok() {
+            // A sensor that hangs must not hang the run: at worst the next periodic sample.
+            let _ = wait.recv_timeout(self.interval + Duration::from_secs(1));
         }
     }
 
@@ -309,12 +349,9 @@ impl Timeline {
 
     /// Energy of the whole device between `a` and `b`, joules: from total energy counters if
     /// any, else the trapezoid integral of total power channels. `None` when neither exists or
-    /// the samples do not cover the interval.
+    /// the samples do not cover the interval (a part of it would be divided by the whole
+    /// interval's tokens and time: take a sample after `b` first, [`Sampler::sample_through`]).
     pub fn energy_between(&self, a: f64, b: f64) -> Option<f64> {
-        // A phase that starts before the first sample or ends after the last one is measured
-        // over the part the samples cover.
-        let (first, last) = (self.samples.first()?.t_s, self.samples.last()?.t_s);
-        let (a, b) = (a.max(first), b.min(last));
         if b < a {
             return None;
         }

@@ -306,6 +306,8 @@ pub fn add_energy_metrics(
         .find(|(p, _)| *p == Phase::Idle)
         .map_or(end, |s| s.1)
         .max(first);
+    // A closing sample, so the energy covers the whole span (see the runner's twin).
+    sampler.sample_through(end);
     let window = sampler.window(first, end);
     if let Some(audio_s) = timing.audio_s.filter(|&a| a > 0.0) {
         if last - first >= 0.2 {

@@ -9,6 +9,17 @@
 //!
 //! **Outliers.** Modified z-score on the median absolute deviation, `0.6745·|x − median|/MAD`
 //! above 3.5 (Iglewicz & Hoaglin, 1993; the same rule as hyperfine's outlier detection).
+//!
+//! **Two speeds.** Some machines run whole repetitions at one of two speeds (a 2-vCPU VM whose
+//! second vCPU is sometimes shared: every step ~50 ms in one repetition, ~68 ms in the next).
+//! One interval over both is not noise around one value; [`bimodality`] detects it: the best
+//! split of the sorted values into two groups (Fisher, 1958, "On grouping for maximum
+//! homogeneity", JASA 53:789, the least within-group sum of squares; Jenks' natural breaks
+//! with two classes), counted as two modes when each group has at least
+//! [`MIN_MODE_COUNT`] repetitions and the gap between them is at least [`MIN_GAP_RATIO`]
+//! pooled within-group standard deviations and 1% of the median. Ashman's D (Ashman, Bird &
+//! Zepp, 1994, AJ 108:2348; D > 2 for a clean separation) is reported with it. See
+//! docs/statistics.md for the false-positive rates of these thresholds.
 
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
@@ -35,6 +46,78 @@ pub struct Summary {
     /// Indices of repetitions flagged as outliers.
     #[serde(default)]
     pub outliers: Vec<usize>,
+    /// The repetitions ran at two distinct speeds (see [`bimodality`]); absent when not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bimodal: Option<Bimodality>,
+}
+
+/// Two modes found in a set of repetitions (see [`bimodality`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Bimodality {
+    /// Repetitions in the lower and the upper group.
+    pub low_n: usize,
+    pub high_n: usize,
+    /// Median of each group.
+    pub low_median: f64,
+    pub high_median: f64,
+    /// Gap between the groups (smallest upper value − largest lower value) in pooled
+    /// within-group standard deviations; `None` when every repetition of a group is the same
+    /// (no spread: the ratio is unbounded).
+    #[serde(default)]
+    pub gap_ratio: Option<f64>,
+    /// Ashman's D: √2·|μ₁ − μ₂| / √(σ₁² + σ₂²); `None` without spread, as above.
+    #[serde(default)]
+    pub ashman_d: Option<f64>,
+}
+
+/// Fewest repetitions in each group for [`bimodality`] to call it a mode.
+pub const MIN_MODE_COUNT: usize = 3;
+/// Smallest gap between the groups, in pooled within-group standard deviations.
+pub const MIN_GAP_RATIO: f64 = 5.0;
+/// Smallest gap between the groups relative to the median (timer-resolution steps are not
+/// modes).
+pub const MIN_RELATIVE_GAP: f64 = 0.01;
+
+/// Whether `samples` fall in two separate groups (see the module documentation); `None` when
+/// they do not, when there are fewer than 2 × [`MIN_MODE_COUNT`] or any is not finite.
+pub fn bimodality(samples: &[f64]) -> Option<Bimodality> {
+    let n = samples.len();
+    if n < 2 * MIN_MODE_COUNT || samples.iter().any(|x| !x.is_finite()) {
+        return None;
+    }
+    let mut x = samples.to_vec();
+    x.sort_by(|a, b| a.total_cmp(b));
+    let sse = |v: &[f64]| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        v.iter().map(|y| (y - m).powi(2)).sum::<f64>()
+    };
+    // Fisher's optimal split into two groups: for one dimension and two groups it is the cut
+    // of the sorted values with the least total within-group sum of squares.
+    let (k, within) = (MIN_MODE_COUNT..=n - MIN_MODE_COUNT)
+        .map(|k| (k, sse(&x[..k]) + sse(&x[k..])))
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let (low, high) = x.split_at(k);
+    let gap = high[0] - low[k - 1];
+    let median = percentile(&x, 50.0);
+    if gap <= MIN_RELATIVE_GAP * median.abs() {
+        return None;
+    }
+    let pooled_sd = (within / (n - 2) as f64).sqrt();
+    let gap_ratio = (pooled_sd > 0.0).then(|| gap / pooled_sd);
+    if gap_ratio.is_some_and(|g| g < MIN_GAP_RATIO) {
+        return None;
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let var = |v: &[f64]| sse(v) / (v.len() - 1) as f64;
+    let spread = (var(low) + var(high)).sqrt();
+    Some(Bimodality {
+        low_n: low.len(),
+        high_n: high.len(),
+        low_median: percentile(low, 50.0),
+        high_median: percentile(high, 50.0),
+        gap_ratio,
+        ashman_d: (spread > 0.0).then(|| 2f64.sqrt() * (mean(high) - mean(low)) / spread),
+    })
 }
 
 impl Summary {
@@ -74,6 +157,7 @@ pub fn summarize(samples: &[f64]) -> Option<Summary> {
         ci95_low: mean - half,
         ci95_high: mean + half,
         outliers: modified_z_outliers(samples, 3.5),
+        bimodal: bimodality(samples),
     })
 }
 
@@ -241,6 +325,59 @@ mod tests {
         let v = [10.0, 10.1, 9.9, 10.05, 9.95, 14.0];
         assert_eq!(modified_z_outliers(&v, 3.5), vec![5]);
         assert!(modified_z_outliers(&[10.0, 10.1, 9.9, 10.05], 3.5).is_empty());
+    }
+
+    /// Repetitions at two speeds (an ONNX Runtime decode on a 2-vCPU machine: ~50 or ~68 ms a
+    /// step, 2% noise) are two modes; the summary carries them.
+    #[test]
+    fn two_speeds_are_two_modes() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let reps: Vec<f64> = (0..12)
+            .map(|i| {
+                let step_ms = if i % 3 == 0 { 68.0 } else { 50.0 };
+                let noise = 1.0 + 0.02 * (rng.random::<f64>() - 0.5);
+                1000.0 / (step_ms * noise) // t/s
+            })
+            .collect();
+        let b = bimodality(&reps).expect("two modes");
+        assert_eq!((b.low_n, b.high_n), (4, 8));
+        assert!((b.low_median - 1000.0 / 68.0).abs() < 0.3, "{b:?}");
+        assert!((b.high_median - 20.0).abs() < 0.3, "{b:?}");
+        assert!(
+            b.gap_ratio.unwrap() > 10.0 && b.ashman_d.unwrap() > 2.0,
+            "{b:?}"
+        );
+        assert_eq!(summarize(&reps).unwrap().bimodal, Some(b));
+        // Exactly repeated values at two levels: no spread to measure the gap by, still two
+        // modes, and a record that survives JSON (no infinities).
+        let flat = bimodality(&[10.0, 10.0, 10.0, 12.0, 12.0, 12.0]).expect("two modes");
+        assert_eq!((flat.low_n, flat.high_n, flat.gap_ratio), (3, 3, None));
+        let json = serde_json::to_string(&flat).unwrap();
+        assert_eq!(serde_json::from_str::<Bimodality>(&json).unwrap(), flat);
+    }
+
+    #[test]
+    fn one_speed_is_one_mode() {
+        // Normal noise: at most a few false alarms in 500 sets of 10 or 20.
+        for n in [10, 20] {
+            let alarms = (0..500)
+                .filter(|&seed| bimodality(&normal_samples(seed, n, 100.0, 2.0)).is_some())
+                .count();
+            assert!(
+                alarms <= 5,
+                "{alarms} of 500 normal sets of {n} called bimodal"
+            );
+        }
+        // One outlier is an outlier, not a mode; too few repetitions say nothing.
+        let one_outlier = [10.0, 10.1, 9.9, 10.05, 9.95, 10.02, 14.0];
+        assert!(bimodality(&one_outlier).is_none());
+        assert!(bimodality(&[10.0, 10.0, 20.0, 20.0, 20.0]).is_none());
+        // Timer-resolution steps (0.1% apart) are not modes.
+        assert!(bimodality(&[100.0, 100.0, 100.0, 100.1, 100.1, 100.1]).is_none());
+        assert!(summarize(&normal_samples(3, 10, 100.0, 1.0))
+            .unwrap()
+            .bimodal
+            .is_none());
     }
 
     #[test]

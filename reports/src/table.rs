@@ -473,6 +473,9 @@ impl<'a> Table<'a> {
             }
         }
         lines.sort();
+        if let Some(line) = target_ci_caption(&tests) {
+            lines.push(line);
+        }
         let synthetic = tests.iter().filter(|t| t.scenario.synthetic).count();
         if synthetic > 0 && synthetic == tests.len() {
             lines.push("Synthetic weights: real model shapes, pseudo-random values.".into());
@@ -500,12 +503,74 @@ impl<'a> Table<'a> {
             for warning in &t.warnings {
                 notes.push(format!("{what}: warning: {warning}"));
             }
+            for phase in phases(t) {
+                if let Some(note) = phase
+                    .tps_metric()
+                    .and_then(|m| t.summary.get(m))
+                    .and_then(|s| modes_note(phase, s))
+                {
+                    notes.push(format!("{what}: {note}"));
+                }
+            }
         }
         for history in &self.histories {
             notes.push(history_note(history));
         }
         notes
     }
+}
+
+/// `tg t/s: two speeds, 14.71 (4 repetitions) and 20.02 (8): one interval over both is not
+/// noise; find what switches between them` for a rate whose repetitions are bimodal.
+pub fn modes_note(phase: Phase, s: &Summary) -> Option<String> {
+    let b = s.bimodal.as_ref()?;
+    let short = phase.short();
+    let label = if short.is_empty() {
+        "t/s".to_string()
+    } else {
+        format!("{short} t/s")
+    };
+    let gap = match b.gap_ratio {
+        Some(g) => format!("a gap of {g:.0}× the spread within each"),
+        None => "no spread within each".to_string(),
+    };
+    Some(format!(
+        "{label}: two speeds, {:.2} ({} repetitions) and {:.2} ({}), {gap}: the interval \
+         spans both, it is not noise around one value",
+        b.low_median, b.low_n, b.high_median, b.high_n
+    ))
+}
+
+/// `Intervals aimed for ±5% (suite quick), not the usual ±2%: …` when some test was repeated
+/// towards a wider confidence interval than the default (the quick suite trades precision for
+/// time), so nobody reads its intervals as ±2% results.
+fn target_ci_caption(tests: &[&TestRecord]) -> Option<String> {
+    let mut wide: Vec<String> = Vec::new();
+    for t in tests {
+        let extra = &t.environment.extra;
+        let Some(ci) = extra
+            .get("target_ci_percent")
+            .and_then(|c| c.parse::<f64>().ok())
+        else {
+            continue;
+        };
+        if ci > 2.0 {
+            let label = match extra.get("suite") {
+                Some(suite) => format!("±{ci}% (suite {suite})"),
+                None => format!("±{ci}%"),
+            };
+            if !wide.contains(&label) {
+                wide.push(label);
+            }
+        }
+    }
+    (!wide.is_empty()).then(|| {
+        format!(
+            "Repeated until the 95% confidence interval was within {} of the mean, or the \
+             suite's repetition and time limits: wider than the ±2% of `--suite standard`.",
+            wide.join(", ")
+        )
+    })
 }
 
 /// `llama3-8b q4_k_m tg128 candle t4: 3 runs, tg t/s 12.31, 12.40, 12.37 (the latest is shown)`.
@@ -598,12 +663,18 @@ pub fn shorten(text: &str, max: usize) -> String {
     format!("{}…", cut.trim_end_matches([' ', ',', ';', ':', '(']))
 }
 
-/// `median ± CI half-width` with two decimals; the median alone for a single repetition.
+/// `median ± CI half-width` with two decimals; the median alone for a single repetition;
+/// `(2 modes)` after it when the repetitions ran at two speeds (see [`modes_note`]).
 pub fn format_tps(s: &Summary) -> String {
-    if s.n < 2 {
+    let text = if s.n < 2 {
         format!("{:.2}", s.median)
     } else {
         format!("{:.2} ± {:.2}", s.median, (s.ci95_high - s.ci95_low) / 2.0)
+    };
+    if s.bimodal.is_some() {
+        format!("{text} (2 modes)")
+    } else {
+        text
     }
 }
 
@@ -617,6 +688,14 @@ fn scaled(s: &Summary, k: f64) -> Summary {
         max: s.max * k,
         ci95_low: s.ci95_low * k,
         ci95_high: s.ci95_high * k,
+        bimodal: s
+            .bimodal
+            .as_ref()
+            .map(|b| edgebench_harness::stats::Bimodality {
+                low_median: b.low_median * k,
+                high_median: b.high_median * k,
+                ..b.clone()
+            }),
         ..s.clone()
     }
 }
@@ -654,6 +733,22 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(format_tps(&s), "12.35 ± 0.25");
-        assert_eq!(format_tps(&Summary { n: 1, ..s }), "12.35");
+        assert_eq!(format_tps(&Summary { n: 1, ..s.clone() }), "12.35");
+    }
+
+    /// Repetitions at two speeds are marked in the cell and explained in a note.
+    #[test]
+    fn two_speeds_are_marked() {
+        let reps = [14.7, 14.6, 14.8, 20.0, 20.1, 19.9, 20.0];
+        let s = edgebench_harness::stats::summarize(&reps).unwrap();
+        assert!(format_tps(&s).ends_with(" (2 modes)"), "{}", format_tps(&s));
+        let note = modes_note(Phase::Decode, &s).unwrap();
+        assert!(
+            note.starts_with("tg t/s: two speeds, 14.70 (3 repetitions) and 20.00 (4)"),
+            "{note}"
+        );
+        let one = edgebench_harness::stats::summarize(&[14.7, 14.6, 14.8, 14.7]).unwrap();
+        assert!(!format_tps(&one).contains("modes"));
+        assert!(modes_note(Phase::Decode, &one).is_none());
     }
 }

@@ -134,7 +134,7 @@ pub struct WorkloadSpec {
 }
 
 /// A named set of scenarios (`quick`, `standard`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Suite {
     pub name: String,
@@ -142,6 +142,17 @@ pub struct Suite {
     pub models: Vec<String>,
     pub quants: Vec<Quant>,
     pub workloads: Vec<String>,
+    /// The suite's stopping rule where it differs from `edgebench run`'s defaults (the flags
+    /// `--ci`, `--max-reps`, `--max-time` win): repeat until the 95% confidence interval is
+    /// within ±this percent of the mean…
+    #[serde(default)]
+    pub ci_percent: Option<f64>,
+    /// …or this many repetitions…
+    #[serde(default)]
+    pub max_reps: Option<usize>,
+    /// …or this many seconds of measuring a test.
+    #[serde(default)]
+    pub max_time_s: Option<f64>,
 }
 
 /// A Whisper size with the dimensions of OpenAI's `ModelDimensions` (see [`crate::whisper`]).

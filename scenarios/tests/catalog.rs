@@ -56,7 +56,13 @@ fn workloads_and_suites_resolve() {
         assert!(!s.quants.is_empty());
     }
     let quick = c.suite("quick").unwrap();
-    assert_eq!(quick.quants, vec![Quant::Q4KM, Quant::Q8_0]);
+    assert_eq!(quick.quants, vec![Quant::Q4KM]);
+    // The quick suite trades precision for time (±5%); the standard one keeps the defaults.
+    assert_eq!(
+        (quick.ci_percent, quick.max_reps, quick.max_time_s),
+        (Some(5.0), Some(10), Some(20.0))
+    );
+    assert_eq!(c.suite("standard").unwrap().ci_percent, None);
     let standard = c.suite("standard").unwrap();
     assert_eq!(standard.models.len(), 4);
     assert_eq!(standard.quants.len(), 5);

@@ -1,7 +1,8 @@
 //! `edgebench compare BASELINE CANDIDATE`: did the candidate get slower? Matches tests by
 //! device, scenario, target and parameters, tests every metric on the raw repetitions
 //! (Mann–Whitney U, see `edgebench_harness::stats`), and exits 1 when any metric regressed
-//! significantly beyond the noise threshold. Reads only.
+//! significantly beyond the noise threshold, 2 when no test matches between the two sides
+//! (nothing compared). Reads only.
 
 use anyhow::Context;
 use clap::Args;
@@ -68,9 +69,10 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         print!("{}", result.text());
     }
     if result.tests.is_empty() {
+        // Nothing was compared: a CI job must not read that as "no regression".
         eprintln!(
-            "warning: no test of {} matches one of {} (same device, scenario, target and \
-             parameters){}",
+            "error: no test of {} matches one of {} (same device, scenario, target and \
+             parameters){}: nothing was compared",
             names.0,
             names.1,
             if args.ignore_device {
@@ -79,6 +81,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
                 "; --ignore-device matches across devices"
             }
         );
+        return Ok(ExitCode::from(2));
     }
     Ok(if result.regressions() > 0 {
         ExitCode::from(1)

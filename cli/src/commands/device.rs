@@ -86,21 +86,13 @@ pub fn run(args: DeviceArgs) -> anyhow::Result<ExitCode> {
         let key = bandwidth::device_key(&env);
         let buffer =
             bandwidth::default_buffer_bytes(bandwidth::last_level_cache_bytes(), env.ram_bytes);
-        let (bw, how) = if args.measure {
-            let bw = bandwidth::measure(threads, buffer);
-            if let Err(e) = cache.put(&key, &bw) {
-                eprintln!("warning: bandwidth not cached: {e}");
-            }
-            (bw, "measured now".to_string())
+        let (bw, decision) = if args.measure {
+            let (bw, decision) = cache.measure_and_store(&key, threads, buffer);
+            (bw, Some(decision))
         } else {
-            let (bw, cached) = cache.get_or_measure(&key, threads, buffer);
-            let how = if cached {
-                format!("cached {}", bw.measured_at)
-            } else {
-                "measured now".into()
-            };
-            (bw, how)
+            cache.get_or_measure(&key, threads, buffer)
         };
+        let how = crate::profile::describe(&bw, decision.as_ref());
         let peak = spec
             .and_then(|d| d.peak_bandwidth_gbs)
             .map(|p| {
@@ -113,9 +105,7 @@ pub fn run(args: DeviceArgs) -> anyhow::Result<ExitCode> {
         line(
             "bandwidth",
             &format!(
-                "read {:.1} GB/s, triad {:.1} GB/s with {} thread{} over {} MiB ({how}){peak}",
-                bw.read_gbs,
-                bw.triad_gbs,
+                "{how} with {} thread{} over {} MiB{peak}",
                 bw.threads,
                 if bw.threads == 1 { "" } else { "s" },
                 bw.buffer_bytes >> 20

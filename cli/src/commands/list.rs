@@ -167,8 +167,23 @@ pub fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
             for s in &catalog.suites {
                 let quants: Vec<&str> = s.quants.iter().map(|q| q.name()).collect();
                 println!("{:<10} {}", s.name, s.description);
+                let mut rule = Vec::new();
+                if let Some(ci) = s.ci_percent {
+                    rule.push(format!("repeat until ±{ci}%"));
+                }
+                if let Some(n) = s.max_reps {
+                    rule.push(format!("at most {n} repetitions"));
+                }
+                if let Some(t) = s.max_time_s {
+                    rule.push(format!("{t} s a test"));
+                }
+                let rule = if rule.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", rule.join(", "))
+                };
                 println!(
-                    "{:<10} models {}; quants {}; workloads {}",
+                    "{:<10} models {}; quants {}; workloads {}{rule}",
                     "",
                     s.models.join(", "),
                     quants.join(", "),

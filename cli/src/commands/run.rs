@@ -93,15 +93,17 @@ pub struct RunArgs {
     /// Fewest repetitions per test
     #[arg(long, default_value_t = 3)]
     pub min_reps: usize,
-    /// Most repetitions per test
-    #[arg(long, default_value_t = 20)]
-    pub max_reps: usize,
+    /// Most repetitions per test [default: 20; the quick suite: 10]
+    #[arg(long)]
+    pub max_reps: Option<usize>,
     /// Repeat until the 95% confidence interval is within ±this percent of the mean
-    #[arg(long, default_value_t = 2.0)]
-    pub ci: f64,
-    /// Stop repeating a test after this many seconds of measuring
-    #[arg(long, default_value_t = 120.0)]
-    pub max_time: f64,
+    /// [default: 2; the quick suite: 5]
+    #[arg(long)]
+    pub ci: Option<f64>,
+    /// Stop repeating a test after this many seconds of measuring [default: 120; the quick
+    /// suite: 20]
+    #[arg(long)]
+    pub max_time: Option<f64>,
     /// Untimed runs of each test before measuring
     #[arg(long, default_value_t = 1)]
     pub warmup: usize,
@@ -244,10 +246,16 @@ impl RunArgs {
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // Step 1: check what was typed, without side effects.
     let exporter = edgebench_reports::exporter_for(&args.output).context("--output")?;
-    if args.ci <= 0.0 || !args.ci.is_finite() {
-        bail!("--ci must be a positive percentage, got {}", args.ci);
+    if let Some(ci) = args.ci.filter(|ci| *ci <= 0.0 || !ci.is_finite()) {
+        bail!("--ci must be a positive percentage, got {ci}");
     }
-    if args.repetitions == Some(0) || args.min_reps == 0 || args.max_reps < args.min_reps {
+    if let Some(t) = args.max_time.filter(|t| *t <= 0.0 || t.is_nan()) {
+        bail!("--max-time must be a positive number of seconds, got {t}");
+    }
+    if args.repetitions == Some(0)
+        || args.min_reps == 0
+        || args.max_reps.is_some_and(|m| m < args.min_reps)
+    {
         bail!("repetitions must be at least 1 and --max-reps at least --min-reps");
     }
     let option_dims = args.option_dimensions()?;
@@ -355,8 +363,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         (suite_name, jobs)
     };
     let suite_label = suite_name
+        .as_ref()
         .map(|s| format!(" (suite {s})"))
         .unwrap_or_default();
+    // A language-model suite's own stopping rule (Whisper suites have none).
+    let suite = suite_name
+        .as_ref()
+        .filter(|_| !whisper)
+        .and_then(|name| catalog.suite(name).ok().cloned());
     eprintln!(
         "edgebench {} on {} ({}, {} cores){suite_label}:",
         crate::VERSION,
@@ -403,7 +417,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .collect();
     run_threads.sort_unstable();
     run_threads.dedup();
-    let roofline = profile::roofline(&mut environment, &run_threads);
+    // Only thread counts of models big enough to have a roofline (a model that fits in the
+    // caches has none): tiny test models never pay for a bandwidth measurement.
+    let min_roofline_bytes = profile::min_roofline_bytes();
+    let mut roofline_threads: Vec<usize> = jobs
+        .iter()
+        .filter(|j| j.skip.is_none() && j.model.file_bytes() >= min_roofline_bytes)
+        .map(|j| j.threads)
+        .collect();
+    roofline_threads.sort_unstable();
+    roofline_threads.dedup();
+    let roofline = profile::roofline(&mut environment, &roofline_threads);
     let cooldown = args
         .cooldown
         .0
@@ -434,13 +458,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             target_relative_ci: 0.0,
             time_cap_s: f64::INFINITY,
         },
-        (None, None) => StoppingRule {
-            min_repetitions: args.min_reps,
-            max_repetitions: args.max_reps,
-            target_relative_ci: args.ci / 100.0,
-            time_cap_s: args.max_time,
-        },
+        (None, None) => adaptive_rule(&args, suite.as_ref()),
     };
+    // Recorded with every test, so a table can say which interval the run aimed for.
+    if args.soak.is_none() && args.repetitions.is_none() {
+        environment.extra.insert(
+            "target_ci_percent".into(),
+            format!("{}", rule.target_relative_ci * 100.0),
+        );
+    }
+    if let Some(name) = &suite_name {
+        environment.extra.insert("suite".into(), name.clone());
+    }
     let config = RunnerConfig {
         run_id: run_id.clone(),
         environment,
@@ -518,15 +547,103 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if cancel.load(Ordering::Relaxed) {
         return Ok(ExitCode::from(130));
     }
+    Ok(match run_outcome(&records) {
+        RunOutcome::AllOk => ExitCode::SUCCESS,
+        RunOutcome::SomeFailed => ExitCode::from(1),
+        RunOutcome::NothingMeasured(why) => {
+            // Last, so a CI log ends with it.
+            eprintln!("error: nothing was measured: {why}");
+            ExitCode::from(2)
+        }
+    })
+}
+
+/// How a run ended, for its exit code: 0 every test that ran is `ok` (some may be skipped),
+/// 1 some test failed or was interrupted, 2 not one repetition of anything asked for was
+/// measured (every test skipped or failed before its first repetition, e.g. a backend that
+/// cannot load).
+#[derive(Debug, PartialEq)]
+enum RunOutcome {
+    AllOk,
+    SomeFailed,
+    /// Why, in one line.
+    NothingMeasured(String),
+}
+
+fn run_outcome(records: &[TestRecord]) -> RunOutcome {
+    if !records.iter().any(|r| !r.repetitions.is_empty()) {
+        let (mut skipped, mut failed) = (0, 0);
+        let mut reasons: Vec<String> = Vec::new();
+        for r in records {
+            match &r.status {
+                Status::Skipped { .. } => skipped += 1,
+                _ => failed += 1,
+            }
+            if let Some(reason) = r.status.reason() {
+                let line = format!("{}: {}", r.target.name, reason.lines().next().unwrap_or(""));
+                if !reasons.contains(&line) {
+                    reasons.push(line);
+                }
+            }
+        }
+        let count = |n: usize, what: &str| match n {
+            0 => None,
+            1 => Some(format!("1 test {what}")),
+            n => Some(format!("{n} tests {what}")),
+        };
+        let counts: Vec<String> = [count(skipped, "skipped"), count(failed, "failed")]
+            .into_iter()
+            .flatten()
+            .collect();
+        let counts = if counts.is_empty() {
+            "no test to run".to_string()
+        } else {
+            counts.join(", ")
+        };
+        let shown = reasons.len().min(3);
+        let more = if reasons.len() > shown {
+            format!(" (and {} more reasons above)", reasons.len() - shown)
+        } else {
+            String::new()
+        };
+        let why = if reasons.is_empty() {
+            counts
+        } else {
+            format!("{counts} ({}){more}", reasons[..shown].join("; "))
+        };
+        return RunOutcome::NothingMeasured(why);
+    }
     let failed = records
         .iter()
-        .filter(|r| matches!(r.status, Status::Failed { .. } | Status::Interrupted { .. }))
-        .count();
-    Ok(if failed > 0 {
-        ExitCode::from(1)
+        .any(|r| matches!(r.status, Status::Failed { .. } | Status::Interrupted { .. }));
+    if failed {
+        RunOutcome::SomeFailed
     } else {
-        ExitCode::SUCCESS
-    })
+        RunOutcome::AllOk
+    }
+}
+
+/// The adaptive stopping rule: the flags where given, else the suite's rule, else
+/// `edgebench run`'s defaults (±2%, 3–20 repetitions, 120 s).
+fn adaptive_rule(args: &RunArgs, suite: Option<&edgebench_scenarios::Suite>) -> StoppingRule {
+    let defaults = StoppingRule::default();
+    let max_repetitions = args
+        .max_reps
+        .or(suite.and_then(|s| s.max_reps))
+        .unwrap_or(defaults.max_repetitions)
+        .max(args.min_reps);
+    StoppingRule {
+        min_repetitions: args.min_reps,
+        max_repetitions,
+        target_relative_ci: args
+            .ci
+            .or(suite.and_then(|s| s.ci_percent))
+            .map_or(defaults.target_relative_ci, |ci| ci / 100.0),
+        time_cap_s: args
+            .max_time
+            .or(suite.and_then(|s| s.max_time_s))
+            .unwrap_or(defaults.time_cap_s),
+    }
 }
 
 /// `--target`, or every found target that `offered` accepts.

@@ -155,7 +155,9 @@ pub struct PowerMetrics {
 impl PowerMetrics {
     /// Start `program args…` and follow its output.
     pub fn spawn(program: &Path, args: &[&str]) -> Result<Self, String> {
-        let mut child = Command::new(program)
+        // Its own process group: a Ctrl-C at the terminal must not end the sampling while the
+        // current repetition finishes.
+        let mut child = crate::client::own_process_group(&mut Command::new(program))
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -10,7 +10,8 @@ use std::time::Duration;
 /// what went wrong (could not start, exit status with the first stderr line, time limit).
 pub fn run_command(program: &Path, args: &[&str], timeout: Duration) -> Result<String, String> {
     let shown = || format!("{} {}", program.display(), args.join(" "));
-    let child = Command::new(program)
+    // Its own process group: a Ctrl-C at the terminal stops edgebench cleanly, not the tool.
+    let child = crate::client::own_process_group(&mut Command::new(program))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

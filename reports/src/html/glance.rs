@@ -115,8 +115,17 @@ fn rate_lines(tests: &[&TestRecord], phase: Phase) -> Vec<String> {
         .filter(|t| phases(t).contains(&phase))
         .filter_map(|t| {
             let s = t.summary.get(phase.tps_metric()?)?;
+            // Two speeds: marked, with the explanation as the tooltip.
+            let modes = crate::table::modes_note(phase, s)
+                .map(|note| {
+                    format!(
+                        " <span class=\"bad\" title=\"{}\">2 modes</span>",
+                        escape(&note)
+                    )
+                })
+                .unwrap_or_default();
             Some(format!(
-                "<span class=\"muted\">{}</span> <span class=\"v\">{}</span>",
+                "<span class=\"muted\">{}</span> <span class=\"v\">{}</span>{modes}",
                 escape(&workload_name(t)),
                 value_ci(s, 1.0, 2)
             ))
