@@ -397,6 +397,25 @@ fn environment_section(tests: &[TestRecord]) -> String {
 
 /// The whole page.
 pub fn page(tests: &[TestRecord], charts: &[ChartSvg], info: &PageInfo) -> String {
+    page_with(tests, charts, info, &[])
+}
+
+/// A section built elsewhere (the device chooser's matrix), shown after "at a glance".
+pub struct Section {
+    /// The anchor (`matrix`).
+    pub id: String,
+    pub title: String,
+    /// An HTML fragment.
+    pub html: String,
+}
+
+/// The whole page, with `sections` after the at-a-glance table.
+pub fn page_with(
+    tests: &[TestRecord],
+    charts: &[ChartSvg],
+    info: &PageInfo,
+    sections: &[Section],
+) -> String {
     let all_histories = histories(tests);
     let latest: Vec<&TestRecord> = all_histories.iter().map(|h| h.latest()).collect();
     let history_counts: BTreeMap<String, usize> = all_histories
@@ -464,6 +483,15 @@ pub fn page(tests: &[TestRecord], charts: &[ChartSvg], info: &PageInfo) -> Strin
         out.push_str(&glance_table(&rows, &history_counts, mark_synthetic));
     }
     out.push_str("</section>\n");
+    for section in sections {
+        let _ = writeln!(
+            out,
+            "<section id=\"{}\"><h2>{}</h2>\n{}</section>",
+            escape(&section.id),
+            escape(&section.title),
+            section.html
+        );
+    }
     // Charts.
     out.push_str("<section id=\"charts\"><h2>Charts</h2>\n");
     if charts.is_empty() {
