@@ -1,6 +1,6 @@
 //! Leave-one-out validation of the predictor: each measured or published figure is predicted
-//! from all the others (as if its device had never been measured with that model), and the
-//! error is (predicted − actual) ÷ actual. The table gives, per metric and device family, the
+//! from all the others (the device's other figures, of other models or quantizations, stay in),
+//! and the error is (predicted − actual) ÷ actual. The table gives, per metric and device family, the
 //! figures, how many could be predicted, the median absolute error and how often the actual
 //! figure fell inside the predicted interval.
 
