@@ -4,6 +4,7 @@
 //! against the catalog, this device and the built targets into a plan (`--dry-run` prints it),
 //! then run the plan and export what was measured.
 
+mod choose;
 mod commands;
 mod gguf;
 mod memfit;
@@ -51,6 +52,7 @@ const LONG_VERSION: &str = concat!(
         edgebench report results/ --html report.html\n  \
         edgebench compare base.jsonl new.jsonl  exit 1 on a significant regression\n  \
         edgebench check                       do all targets compute the same function?\n  \
+        edgebench choose -s llama3-8b --max-watts 15   which device, with sources\n  \
         edgebench models synth phi3-mini --quant q4_k_m"
 )]
 struct Cli {
@@ -76,6 +78,9 @@ enum Command {
     CheckWhisper(commands::check_whisper::CheckWhisperArgs),
     /// Check that every built target computes the same model (logits and greedy tokens).
     Check(commands::check::CheckArgs),
+    /// Which device for a model: rank the catalog's devices by measured, published and
+    /// predicted speed, power and price; check published claims against physics.
+    Choose(commands::choose::ChooseArgs),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +106,7 @@ fn main() -> ExitCode {
             | Command::Device(_)
             | Command::Report(_)
             | Command::Compare(_)
+            | Command::Choose(_)
     ) {
         // SAFETY: called before any thread is started; restores the default disposition.
         unsafe {
@@ -116,6 +122,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => commands::compare::run(args),
         Command::CheckWhisper(args) => commands::check_whisper::run(args),
         Command::Check(args) => commands::check::run(args),
+        Command::Choose(args) => commands::choose::run(args),
     };
     match outcome {
         Ok(code) => code,

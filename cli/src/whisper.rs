@@ -357,7 +357,7 @@ pub fn select(args: &RunArgs, catalog: &Catalog) -> anyhow::Result<Selection> {
 }
 
 /// Runtime memory beyond the weights (compute buffers, KV caches, the audio), bytes.
-const OVERHEAD_BYTES: u64 = 500 << 20;
+pub const OVERHEAD_BYTES: u64 = 500 << 20;
 
 /// One job per model × target × thread count, with the format each target reads and what is
 /// skipped and why.

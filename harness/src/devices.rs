@@ -50,25 +50,98 @@ pub struct DeviceSpec {
     pub peak_power_w: Option<f64>,
     #[serde(default)]
     pub price_usd: Option<f64>,
+    /// Peak arithmetic rate of the engine compute-bound work runs on, TFLOPs/s, at the
+    /// precision it computes in (`compute` says which engine).
+    #[serde(default)]
+    pub peak_compute_tflops: Option<f64>,
+    #[serde(default)]
+    pub compute: Option<String>,
     #[serde(default)]
     pub sources: BTreeMap<String, String>,
+}
+
+/// Published measurements from one public source, one engine and one model (the device
+/// chooser's data; see the end of `harness/devices.toml`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedGroup {
+    /// Where the figures are published (a URL).
+    pub source: String,
+    /// The backend, as edgebench names targets (`llamacpp`, `whispercpp`), or another
+    /// engine's name (`mlc`).
+    pub engine: String,
+    /// edgebench scenario name of the model (a figure may name another).
+    pub model: String,
+    /// How the source measured.
+    pub setup: String,
+    /// Prompt tokens behind `pp` figures.
+    #[serde(default)]
+    pub prompt_tokens: Option<usize>,
+    /// Generated tokens behind `tg` figures.
+    #[serde(default)]
+    pub gen_tokens: Option<usize>,
+    pub figures: Vec<PublishedFigure>,
+}
+
+/// One row of a published table.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedFigure {
+    /// Catalog device id.
+    pub device: String,
+    /// Quantization, as edgebench names it (`q4_0`, `q4_k_m`, `f16`).
+    pub quant: String,
+    /// The model when not the group's.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Prompt processing, t/s.
+    #[serde(default)]
+    pub pp: Option<f64>,
+    /// Generation, t/s.
+    #[serde(default)]
+    pub tg: Option<f64>,
+    /// A Whisper encoder pass over 30 s of audio, ms.
+    #[serde(default)]
+    pub encode_ms: Option<f64>,
+    /// Power the source reports with the figure, W.
+    #[serde(default)]
+    pub power_w: Option<f64>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl PublishedFigure {
+    /// The figure's model: its own, else its group's.
+    pub fn model<'a>(&'a self, group: &'a PublishedGroup) -> &'a str {
+        self.model.as_deref().unwrap_or(&group.model)
+    }
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CatalogFile {
     device: Vec<DeviceSpec>,
+    #[serde(default)]
+    published: Vec<PublishedGroup>,
+}
+
+fn catalog_file() -> &'static CatalogFile {
+    static FILE: OnceLock<CatalogFile> = OnceLock::new();
+    FILE.get_or_init(|| {
+        toml::from_str::<CatalogFile>(CATALOG_TOML)
+            // The file is compiled in and checked by the tests below.
+            .unwrap_or_else(|e| panic!("harness/devices.toml: {e}"))
+    })
+}
+
+/// The published measurements of the catalog, in file order.
+pub fn published() -> &'static [PublishedGroup] {
+    &catalog_file().published
 }
 
 /// Every catalog entry, in file order.
 pub fn catalog() -> &'static [DeviceSpec] {
-    static CATALOG: OnceLock<Vec<DeviceSpec>> = OnceLock::new();
-    CATALOG.get_or_init(|| {
-        toml::from_str::<CatalogFile>(CATALOG_TOML)
-            .map(|c| c.device)
-            // The file is compiled in and checked by the tests below.
-            .unwrap_or_else(|e| panic!("harness/devices.toml: {e}"))
-    })
+    &catalog_file().device
 }
 
 /// What is known about this machine for matching.
@@ -182,6 +255,7 @@ mod tests {
                     d.tdp_w.is_some() || d.peak_power_w.is_some() || !d.power_modes.is_empty(),
                 ),
                 ("price", d.price_usd.is_some()),
+                ("compute", d.peak_compute_tflops.is_some()),
             ];
             for (key, has) in needs {
                 if has {
@@ -191,7 +265,7 @@ mod tests {
             }
             for key in d.sources.keys() {
                 assert!(
-                    ["bandwidth", "power", "price", "memory"].contains(&key.as_str()),
+                    ["bandwidth", "power", "price", "memory", "compute"].contains(&key.as_str()),
                     "{}: unknown source key {key}",
                     d.id
                 );
@@ -199,6 +273,38 @@ mod tests {
             let recognisable =
                 d.match_model.is_some() || d.match_cpu.is_some() || d.match_gpu.is_some();
             assert_eq!(recognisable, d.kind != "reference", "{}", d.id);
+        }
+    }
+
+    #[test]
+    fn published_figures_name_catalog_devices_and_sources() {
+        let groups = published();
+        assert!(groups.len() >= 5);
+        for g in groups {
+            assert!(g.source.starts_with("https://"), "{}", g.source);
+            assert!(!g.setup.is_empty() && !g.figures.is_empty(), "{}", g.source);
+            for f in &g.figures {
+                assert!(
+                    by_id(&f.device).is_some(),
+                    "{}: unknown device {}",
+                    g.source,
+                    f.device
+                );
+                let values = [f.pp, f.tg, f.encode_ms];
+                assert!(
+                    values.iter().any(Option::is_some) && values.iter().flatten().all(|v| *v > 0.0),
+                    "{}: {} has no figure",
+                    g.source,
+                    f.device
+                );
+                if f.pp.is_some() {
+                    assert!(
+                        g.prompt_tokens.is_some(),
+                        "{}: pp without prompt_tokens",
+                        g.source
+                    );
+                }
+            }
         }
     }
 

@@ -235,6 +235,9 @@ pub struct PageData<'a> {
     pub charts: &'a [ChartSvg],
     pub info: &'a PageInfo,
     pub layout: Layout,
+    /// Sections built elsewhere (the device chooser's matrix), shown after "at a glance" on
+    /// the main page.
+    pub extra: Vec<Section>,
 }
 
 impl<'a> PageData<'a> {
@@ -253,12 +256,14 @@ impl<'a> PageData<'a> {
             charts,
             info,
             layout,
+            extra: Vec::new(),
         }
     }
 }
 
 /// One section of the page: its anchor, its name in the navigation bar, and its HTML (which
 /// starts with its own `<h2>`).
+#[derive(Debug, Clone)]
 pub struct Section {
     pub id: &'static str,
     pub nav: &'static str,
@@ -293,7 +298,19 @@ pub fn pages(
     info: &PageInfo,
     tests_file: &str,
 ) -> Pages {
-    let whole = PageData::new(tests, charts, info, Layout::Whole);
+    pages_with(tests, charts, info, tests_file, Vec::new())
+}
+
+/// [`pages`] with `extra` sections after "at a glance" on the main page.
+pub fn pages_with(
+    tests: &[TestRecord],
+    charts: &[ChartSvg],
+    info: &PageInfo,
+    tests_file: &str,
+    extra: Vec<Section>,
+) -> Pages {
+    let mut whole = PageData::new(tests, charts, info, Layout::Whole);
+    whole.extra = extra;
     let rows: usize = glance::glance_rows(&whole.latest)
         .values()
         .map(Vec::len)
@@ -328,7 +345,13 @@ pub fn page(tests: &[TestRecord], charts: &[ChartSvg], info: &PageInfo) -> Strin
 
 /// The page of `data`: its header, the sections [`SECTIONS`] gives for its layout, its footer.
 pub fn render(data: &PageData) -> String {
-    let sections: Vec<Section> = SECTIONS.iter().filter_map(|f| f(data)).collect();
+    let mut sections: Vec<Section> = Vec::new();
+    for (i, make) in SECTIONS.iter().enumerate() {
+        sections.extend(make(data));
+        if i == 0 && data.layout != Layout::Tests {
+            sections.extend(data.extra.iter().cloned());
+        }
+    }
     let tests = data.tests;
     let devices = crate::merge::devices(tests);
     let runs = crate::merge::runs(tests);

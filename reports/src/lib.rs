@@ -12,12 +12,14 @@
 //! - [`chart`]: charts (plotters) as SVG and PNG; [`html`]: the at-a-glance page.
 //! - [`compare`]: regression testing of a candidate against a baseline.
 //! - [`llamabench`]: llama-bench JSON/JSONL in (read like results files) and out.
+//! - [`matrix`]: the devices × scenarios matrix (built by the CLI's device chooser).
 
 pub mod chart;
 pub mod compare;
 pub mod export;
 pub mod html;
 pub mod llamabench;
+pub mod matrix;
 pub mod merge;
 pub mod read;
 pub mod table;

@@ -23,13 +23,57 @@ pub fn total_bytes(content: &Content) -> u64 {
 /// `token_embd.weight` when the model has its own `output.weight`, since the embedding is then
 /// only looked up, a row per token. A tied model multiplies with it, so it counts.
 pub fn streamed_bytes(content: &Content) -> u64 {
-    let infos = &content.tensor_infos;
-    let looked_up = match (
-        infos.get("token_embd.weight"),
-        infos.contains_key("output.weight"),
-    ) {
-        (Some(embd), true) => tensor_bytes(embd),
-        _ => 0,
-    };
-    total_bytes(content) - looked_up
+    streamed(
+        content
+            .tensor_infos
+            .iter()
+            .map(|(name, t)| (name.as_str(), tensor_bytes(t))),
+    )
+}
+
+/// [`streamed_bytes`] of the file the synthesizer would write for `model` at `quant`, without
+/// writing it (the device chooser's bytes per token).
+pub fn planned_streamed_bytes(model: &crate::ModelSpec, quant: crate::Quant) -> u64 {
+    let plan = crate::synth::tensor_plan(model, quant);
+    streamed(plan.iter().map(|t| (t.name.as_str(), t.bytes())))
+}
+
+/// The rule of [`streamed_bytes`] over `(name, bytes)` of every tensor.
+fn streamed<'a>(tensors: impl Iterator<Item = (&'a str, u64)>) -> u64 {
+    let mut total = 0;
+    let mut embedding = None;
+    let mut has_output = false;
+    for (name, bytes) in tensors {
+        total += bytes;
+        match name {
+            "token_embd.weight" => embedding = Some(bytes),
+            "output.weight" => has_output = true,
+            _ => {}
+        }
+    }
+    match (embedding, has_output) {
+        (Some(e), true) => total - e,
+        _ => total,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Catalog, Quant};
+
+    /// Llama 3 8B Q4_K_M streams about 4.6 GB a token (the 4.58 GiB file less its Q4_K
+    /// embedding table, which is only looked up).
+    #[test]
+    fn llama3_8b_q4_k_m_streams_about_4_6_gb() {
+        let spec = Catalog::builtin().model("llama3-8b").unwrap().clone();
+        let streamed = super::planned_streamed_bytes(&spec, Quant::Q4KM) as f64;
+        assert!((4.5e9..4.75e9).contains(&streamed), "{streamed}");
+        // A tied model streams its embedding: nothing is left out.
+        let tied = Catalog::builtin().model("gemma-2b").unwrap().clone();
+        let all: u64 = crate::synth::tensor_plan(&tied, Quant::Q8_0)
+            .iter()
+            .map(|t| t.bytes())
+            .sum();
+        assert_eq!(super::planned_streamed_bytes(&tied, Quant::Q8_0), all);
+    }
 }

@@ -32,6 +32,9 @@ fn published_parameter_counts() {
         ("phi3-mini", 3.82e9),
         ("gemma-2b", 2.51e9),
         ("gemma-7b", 8.54e9),
+        ("llama2-7b", 6.74e9),
+        ("llama2-13b", 13.02e9),
+        ("llama3.2-3b", 3.21e9),
     ] {
         let n = c.model(name).unwrap().parameter_count() as f64;
         let rel = (n - published).abs() / published;

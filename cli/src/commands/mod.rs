@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod check_whisper;
+pub mod choose;
 pub mod compare;
 pub mod device;
 pub mod list;

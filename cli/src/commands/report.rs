@@ -39,12 +39,20 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     let tests = loaded.tests;
+    // The devices × scenarios matrix (measured, published and predicted figures) for the page
+    // and the Markdown export.
+    let matrix = (args.html.is_some() || args.charts.is_some() || args.output == "md")
+        .then(|| performance_matrix(&args.results))
+        .flatten();
     if args.html.is_some() || args.charts.is_some() {
         let (timelines, mut warnings) = load_timelines(&tests, &args.results);
         for w in &warnings {
             eprintln!("warning: {w}");
         }
-        let charts = chart::charts_for(&tests, &timelines, args.max_timelines);
+        let mut charts = chart::charts_for(&tests, &timelines, args.max_timelines);
+        if let Some((_, Some(c))) = &matrix {
+            charts.insert(0, Box::new(c.clone()));
+        }
         let svgs = render_svgs(&charts)?;
         if let Some(dir) = &args.charts {
             write_charts(&charts, &svgs, dir)?;
@@ -56,12 +64,42 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
         if let Some(path) = &args.html {
             warnings.extend(loaded.warnings.iter().cloned());
-            write_page(&tests, svgs, &args.results, warnings, path)?;
+            let sections = matrix.iter().map(|(m, _)| matrix_section(m)).collect();
+            write_page(&tests, svgs, &args.results, warnings, sections, path)?;
             eprintln!("Report: {}", path.display());
         }
     }
-    crate::commands::run::print_export(&exporter.export(&tests)?);
+    let mut text = exporter.export(&tests)?;
+    if let (Some((m, _)), "md") = (&matrix, args.output.as_str()) {
+        text = format!("{}\n\n{}", text.trim_end(), m.markdown());
+    }
+    crate::commands::run::print_export(&text);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The chooser's matrix and chart for these results; a failure is a warning (the rest of the
+/// report does not depend on it).
+fn performance_matrix(
+    results: &[PathBuf],
+) -> Option<(
+    edgebench_reports::matrix::Matrix,
+    Option<edgebench_reports::chart::ChoiceChart>,
+)> {
+    match crate::commands::choose::report_matrix(results) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            eprintln!("warning: performance matrix: {e:#}");
+            None
+        }
+    }
+}
+
+fn matrix_section(m: &edgebench_reports::matrix::Matrix) -> html::Section {
+    html::Section {
+        id: "matrix",
+        nav: "devices × scenarios",
+        html: format!("<h2>Devices × scenarios</h2>\n{}", m.html()),
+    }
 }
 
 /// Sensor timelines of the tests that name one, found beside the results; a file that does not
@@ -119,6 +157,7 @@ fn write_page(
     svgs: Vec<ChartSvg>,
     sources: &[PathBuf],
     warnings: Vec<String>,
+    sections: Vec<html::Section>,
     path: &Path,
 ) -> anyhow::Result<()> {
     let info = PageInfo {
@@ -130,7 +169,7 @@ fn write_page(
         .file_stem()
         .map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
     let tests_file = format!("{stem}-tests.html");
-    let pages = html::pages(tests, &svgs, &info, &tests_file);
+    let pages = html::pages_with(tests, &svgs, &info, &tests_file, sections);
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("{}", parent.display()))?;
     }
@@ -150,12 +189,18 @@ pub fn write_html_for(results: &Path, html_path: &Path) -> anyhow::Result<()> {
     let loaded = edgebench_reports::load_results(&sources)?;
     let (timelines, mut warnings) = load_timelines(&loaded.tests, &sources);
     warnings.extend(loaded.warnings);
-    let charts = chart::charts_for(&loaded.tests, &timelines, 8);
+    let mut charts = chart::charts_for(&loaded.tests, &timelines, 8);
+    let matrix = performance_matrix(&sources);
+    if let Some((_, Some(c))) = &matrix {
+        charts.insert(0, Box::new(c.clone()));
+    }
+    let sections = matrix.iter().map(|(m, _)| matrix_section(m)).collect();
     write_page(
         &loaded.tests,
         render_svgs(&charts)?,
         &sources,
         warnings,
+        sections,
         html_path,
     )
 }

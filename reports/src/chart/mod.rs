@@ -12,10 +12,12 @@
 //! height with their bars (one 18-pixel slot a bar) so labels never overlap, however many bars.
 
 mod bars;
+mod choice;
 mod lines;
 mod timeline;
 
 pub use bars::{energy, roofline, throughput, Bar, BarChart, Facet, Panel};
+pub use choice::{choice, ChoiceChart, ChoicePoint};
 pub use lines::{scaling_prompt, scaling_threads, LineChart, Point, Series};
 pub use timeline::{read_timeline, timeline, timelines, TimelineChart};
 
