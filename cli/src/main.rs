@@ -5,6 +5,7 @@
 //! then run the plan and export what was measured.
 
 mod commands;
+mod fleet;
 mod gguf;
 mod memfit;
 mod plan;
@@ -51,7 +52,8 @@ const LONG_VERSION: &str = concat!(
         edgebench report results/ --html report.html\n  \
         edgebench compare base.jsonl new.jsonl  exit 1 on a significant regression\n  \
         edgebench check                       do all targets compute the same function?\n  \
-        edgebench models synth phi3-mini --quant q4_k_m"
+        edgebench models synth phi3-mini --quant q4_k_m\n  \
+        edgebench fleet run lab.ini -- --suite quick   every device of an Ansible inventory"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -76,6 +78,8 @@ enum Command {
     CheckWhisper(commands::check_whisper::CheckWhisperArgs),
     /// Check that every built target computes the same model (logits and greedy tokens).
     Check(commands::check::CheckArgs),
+    /// Benchmark every device of an Ansible inventory over ssh and merge the results.
+    Fleet(fleet::FleetArgs),
 }
 
 fn main() -> ExitCode {
@@ -116,6 +120,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => commands::compare::run(args),
         Command::CheckWhisper(args) => commands::check_whisper::run(args),
         Command::Check(args) => commands::check::run(args),
+        Command::Fleet(args) => fleet::run(args),
     };
     match outcome {
         Ok(code) => code,

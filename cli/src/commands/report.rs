@@ -99,7 +99,7 @@ fn write_charts(charts: &[Box<dyn Chart>], dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_page(
+pub(crate) fn write_page(
     tests: &[TestRecord],
     charts: &[Box<dyn Chart>],
     sources: &[PathBuf],
