@@ -240,8 +240,7 @@ pub fn last_line(stderr: &str) -> Option<&str> {
     stderr
         .lines()
         .map(|l| l.trim().trim_start_matches('.').trim())
-        .filter(|l| !l.is_empty() && !l.starts_with("Warning: Permanently added"))
-        .next_back()
+        .rfind(|l| !l.is_empty() && !l.starts_with("Warning: Permanently added"))
 }
 
 /// One line saying why ssh failed, from its stderr.
