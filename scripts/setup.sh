@@ -38,8 +38,11 @@ fi
 # cmake, libclang for bindgen, and ccache, which ggml's cmake uses when present: cargo rebuilds
 # llama.cpp from scratch whenever its build script's hash changes, e.g. between `cargo build`
 # and `cargo test`, and ccache turns that second compile into cache hits). Debian/Ubuntu names.
+# OpenSSH client and server: `edgebench fleet` drives devices through the system `ssh`, and its
+# tests start real `sshd`s on loopback ports as devices (the server is never enabled as a service
+# by edgebench; its tests run their own on 127.0.0.1).
 need_pkgs=()
-want_pkgs=(gcc g++ pkg-config cmake libclang-dev ccache)
+want_pkgs=(gcc g++ pkg-config cmake libclang-dev ccache openssh-client openssh-server)
 # Chromium only when asked: it is big, and the browser test skips (saying so) without it.
 if [ "$with_chromium" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   want_pkgs+=(chromium)

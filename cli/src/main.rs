@@ -6,6 +6,7 @@
 
 mod choose;
 mod commands;
+mod fleet;
 mod gguf;
 mod memfit;
 mod plan;
@@ -53,7 +54,8 @@ const LONG_VERSION: &str = concat!(
         edgebench compare base.jsonl new.jsonl  exit 1 on a significant regression\n  \
         edgebench check                       do all targets compute the same function?\n  \
         edgebench choose -s llama3-8b --max-watts 15   which device, with sources\n  \
-        edgebench models synth phi3-mini --quant q4_k_m"
+        edgebench models synth phi3-mini --quant q4_k_m\n  \
+        edgebench fleet run lab.ini -- --suite quick   every device of an Ansible inventory"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -81,6 +83,8 @@ enum Command {
     /// Which device for a model: rank the catalog's devices by measured, published and
     /// predicted speed, power and price; check published claims against physics.
     Choose(commands::choose::ChooseArgs),
+    /// Benchmark every device of an Ansible inventory over ssh and merge the results.
+    Fleet(fleet::FleetArgs),
 }
 
 fn main() -> ExitCode {
@@ -123,6 +127,7 @@ fn main() -> ExitCode {
         Command::CheckWhisper(args) => commands::check_whisper::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Choose(args) => commands::choose::run(args),
+        Command::Fleet(args) => fleet::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -189,16 +189,28 @@ pub fn write_html_for(results: &Path, html_path: &Path) -> anyhow::Result<()> {
     let loaded = edgebench_reports::load_results(&sources)?;
     let (timelines, mut warnings) = load_timelines(&loaded.tests, &sources);
     warnings.extend(loaded.warnings);
-    let mut charts = chart::charts_for(&loaded.tests, &timelines, 8);
-    let matrix = performance_matrix(&sources);
+    write_page_with_matrix(&loaded.tests, &timelines, &sources, warnings, html_path)
+}
+
+/// The page for `tests` as `report --html` writes it: the charts, with the devices × scenarios
+/// matrix and the chooser's chart (also for `fleet report`).
+pub(crate) fn write_page_with_matrix(
+    tests: &[TestRecord],
+    timelines: &HashMap<String, Timeline>,
+    sources: &[PathBuf],
+    warnings: Vec<String>,
+    html_path: &Path,
+) -> anyhow::Result<()> {
+    let mut charts = chart::charts_for(tests, timelines, 8);
+    let matrix = performance_matrix(sources);
     if let Some((_, Some(c))) = &matrix {
         charts.insert(0, Box::new(c.clone()));
     }
     let sections = matrix.iter().map(|(m, _)| matrix_section(m)).collect();
     write_page(
-        &loaded.tests,
+        tests,
         render_svgs(&charts)?,
-        &sources,
+        sources,
         warnings,
         sections,
         html_path,
