@@ -3,9 +3,11 @@
 //! `ort` is built with `load-dynamic`: nothing is linked at build time, and the official
 //! library is opened when the worker starts. Where it is looked for, in order:
 //! 1. `ORT_DYLIB_PATH` (a file);
-//! 2. where `scripts/setup.sh` installs it from the PyPI `onnxruntime` wheel:
+//! 2. `<folder of this executable>/../lib`: where a release tarball (`scripts/package.sh`) puts
+//!    the library beside `bin/`, so an unpacked tarball runs with no set-up step;
+//! 3. where `scripts/setup.sh` installs it from the PyPI `onnxruntime` wheel:
 //!    `$EDGEBENCH_ORT_DIR`, else `${XDG_CACHE_HOME:-~/.cache}/edgebench/onnxruntime/<version>/`;
-//! 3. the system's library search path (`libonnxruntime.so` / `.dylib`).
+//! 4. the system's library search path (`libonnxruntime.so` / `.dylib`).
 //!
 //! Every failure is one line that says what to do; nothing here panics (a panic inside `ort`
 //! while loading is caught and reported the same way).
@@ -67,6 +69,33 @@ pub fn install_dir() -> PathBuf {
         .join(ORT_VERSION)
 }
 
+/// `<folder of this executable>/../lib`, where a release tarball keeps the library (`None`
+/// when the executable's path is unknown).
+pub fn bundled_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.parent()?.join("lib"))
+}
+
+/// The ONNX Runtime library in `dir` (the first by name), if there is one.
+fn library_in(dir: &Path) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(is_library)
+        })
+        .collect();
+    found.sort();
+    found.into_iter().next()
+}
+
+/// The library in the first of `dirs` that holds one.
+fn library_in_first(dirs: &[PathBuf]) -> Option<PathBuf> {
+    dirs.iter().find_map(|d| library_in(d))
+}
+
 fn is_library(name: &str) -> bool {
     name.starts_with("libonnxruntime")
         && !name.contains("providers")
@@ -86,20 +115,9 @@ fn locate() -> Result<PathBuf, String> {
         }
         return Ok(p);
     }
-    let dir = install_dir();
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        let mut found: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(is_library)
-            })
-            .collect();
-        found.sort();
-        if let Some(p) = found.into_iter().next() {
-            return Ok(p);
-        }
+    let dirs: Vec<PathBuf> = bundled_dir().into_iter().chain([install_dir()]).collect();
+    if let Some(p) = library_in_first(&dirs) {
+        return Ok(p);
     }
     // The system's search path, by the plain library name.
     let system = PathBuf::from(libloading::library_filename("onnxruntime"));
@@ -222,5 +240,31 @@ mod tests {
         assert!(is_library("libonnxruntime.1.31.1.dylib"));
         assert!(!is_library("libonnxruntime_providers_shared.so"));
         assert!(!is_library("onnxruntime_pybind11_state.so"));
+    }
+
+    /// A tarball's `lib/` comes before the cache dir; providers libraries are never picked;
+    /// an empty or missing folder is passed over.
+    #[test]
+    fn bundled_lib_comes_first() {
+        let root = tempfile::tempdir().unwrap();
+        let bundled = root.path().join("bundled");
+        let cache = root.path().join("cache");
+        let missing = root.path().join("missing");
+        std::fs::create_dir_all(&bundled).unwrap();
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::write(cache.join("libonnxruntime.so.1.31.1"), b"").unwrap();
+        std::fs::write(bundled.join("libonnxruntime_providers_shared.so"), b"").unwrap();
+        let dirs = [missing.clone(), bundled.clone(), cache.clone()];
+        // Only a providers library in the bundled folder: the cache's library.
+        assert_eq!(
+            library_in_first(&dirs),
+            Some(cache.join("libonnxruntime.so.1.31.1"))
+        );
+        std::fs::write(bundled.join("libonnxruntime.so.1.31.1"), b"").unwrap();
+        assert_eq!(
+            library_in_first(&dirs),
+            Some(bundled.join("libonnxruntime.so.1.31.1"))
+        );
+        assert_eq!(library_in_first(&[missing]), None);
     }
 }
