@@ -7,9 +7,14 @@
 #     lib/libonnxruntime.so.<ver>      the ONNX Runtime library (the onnxruntime worker looks in
 #                                      <folder of its exe>/../lib before the cache folder)
 #     manifest.json                    name, version, commit, arch, os, cpu_profile, rust_target,
-#                                      rustflags, cflags, ort_version, workers, built_at
+#                                      rustflags, cflags, ort_version, workers, glibc_min (the
+#                                      oldest glibc it runs on, Linux), built_at
 #
 #   scripts/package.sh [--target TRIPLE] [--cpu PROFILE] [--bin-dir DIR] [--ort-lib FILE] [--out DIR]
+#                      [--set KEY=VALUE]...
+#
+# --set adds a field to manifest.json (a cross build records its compiler and toolchain:
+# scripts/cross.sh passes rustc, toolchain, ggml_cpu_arm_arch).
 #
 # Defaults: this machine's target triple; CPU profile `native` (the profile the C/C++ and Rust
 # code were tuned for: native, cortex-a76, x86-64-v3, …); binaries from target/<TRIPLE>/release
@@ -26,8 +31,13 @@ die() { printf 'package.sh: %s\n' "$*" >&2; exit 1; }
 say() { printf '\033[1m[package]\033[0m %s\n' "$*" >&2; }
 
 target="" cpu="native" bin_dir="" ort_lib="" out="dist"
+extra_fields=()
 while [ $# -gt 0 ]; do
   case "$1" in
+    --set)
+      [ $# -ge 2 ] || die "--set needs KEY=VALUE"
+      case "$2" in [A-Za-z_]*=*) extra_fields+=("$2") ;; *) die "--set $2: use KEY=VALUE" ;; esac
+      shift 2 ;;
     --target|--cpu|--bin-dir|--ort-lib|--out)
       [ $# -ge 2 ] || die "$1 needs a value"
       case "$1" in
@@ -35,8 +45,8 @@ while [ $# -gt 0 ]; do
         --ort-lib) ort_lib="$2" ;; --out) out="$2" ;;
       esac
       shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument $1 (known: --target --cpu --bin-dir --ort-lib --out)" ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument $1 (known: --target --cpu --bin-dir --ort-lib --out --set)" ;;
   esac
 done
 
@@ -102,10 +112,12 @@ for f in "$(dirname "$ort_lib")"/libonnxruntime_providers*; do
 done
 
 # manifest.json, and the architecture check of every executable and library.
-python3 - "$root" "$name" "$version" "$commit" "$arch" "$os" "$cpu" "$target" "$(basename "$ort_lib")" <<'PY'
+python3 - "$root" "$name" "$version" "$commit" "$arch" "$os" "$cpu" "$target" "$(basename "$ort_lib")" \
+  ${extra_fields[@]+"${extra_fields[@]}"} <<'PY'
 import datetime, json, os, pathlib, re, sys, tomllib
 
-root, name, version, commit, arch, os_name, cpu, target, ort_file = sys.argv[1:]
+root, name, version, commit, arch, os_name, cpu, target, ort_file = sys.argv[1:10]
+extra_fields = dict(f.split("=", 1) for f in sys.argv[10:])
 root = pathlib.Path(root)
 
 # ELF e_machine values of the architectures edgebench is built for.
@@ -152,6 +164,16 @@ def env_or_cfg(key):
             return v
     return ""
 
+# The newest glibc symbol version any executable or library asks for: the oldest C library the
+# tarball runs on (a build against a newer glibc than the device's fails to start there).
+def glibc_needed():
+    newest = None
+    for f in list((root / "bin").iterdir()) + list((root / "lib").iterdir()):
+        for v in set(re.findall(rb"GLIBC_(2\.\d+(?:\.\d+)?)\x00", f.read_bytes())):
+            key = tuple(int(x) for x in v.decode().split("."))
+            newest = max(newest or key, key)
+    return ".".join(map(str, newest)) if newest else None
+
 m = re.search(r"(\d+\.\d+\.\d+)", ort_file)
 workers = sorted(p.name[len("edgebench-worker-"):] for p in (root / "bin").iterdir()
                  if p.name.startswith("edgebench-worker-"))
@@ -167,8 +189,10 @@ manifest = {
     "cflags": env_or_cfg("CFLAGS"),
     "ort_version": m.group(1) if m else None,
     "workers": workers,
+    "glibc_min": glibc_needed() if os_name == "linux" else None,
     "built_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
 }
+manifest.update(extra_fields)
 (root / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 PY
 

@@ -88,6 +88,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A build for another CPU profile would die with SIGILL somewhere later: say why now.
+    if let Some(why) = edgebench_harness::cpu_features::rust_mismatch() {
+        eprintln!("edgebench: {why}");
+        return ExitCode::FAILURE;
+    }
     let cli = match Cli::try_parse_from(sweep::llama_bench_aliases(std::env::args_os())) {
         Ok(cli) => cli,
         Err(e) => {

@@ -37,7 +37,13 @@ pub fn detect(root: &SysRoot, edgebench_version: &str, edgebench_commit: &str) -
         ram_bytes,
         power_mode: power_mode.as_deref(),
     });
-    let extra = platform_extra(root, model.as_deref(), spec, power_mode);
+    let mut extra = platform_extra(root, model.as_deref(), spec, power_mode);
+    // Emulation is a property of this process (a fixture tree read under an emulator is still
+    // read by emulated code).
+    let emulator = crate::emulation::detect();
+    if let Some(how) = &emulator {
+        extra.insert("emulator".into(), how.clone());
+    }
     Environment {
         device: spec
             .map(|d| d.name.clone())
@@ -53,6 +59,7 @@ pub fn detect(root: &SysRoot, edgebench_version: &str, edgebench_commit: &str) -
         governor: root.read_trimmed("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
         edgebench_version: edgebench_version.into(),
         edgebench_commit: edgebench_commit.into(),
+        emulated: emulator.is_some(),
         extra,
     }
 }

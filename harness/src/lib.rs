@@ -9,7 +9,8 @@
 //! - [`schema`]: the versioned result records, written as JSONL by [`store`].
 //! - Device profiles: the catalog and detection ([`devices`], [`env`]), throttle verdicts
 //!   ([`throttling`]), cooldown ([`cooldown`]), memory bandwidth for the roofline
-//!   ([`bandwidth`]) and the timeline side file ([`timeline_file`]).
+//!   ([`bandwidth`]), the timeline side file ([`timeline_file`]), whether the run is emulated
+//!   ([`emulation`]) and whether this CPU can run the build ([`cpu_features`]).
 //! - [`target::SpeechTarget`] and [`speech`]: the same for speech models (Whisper), with
 //!   [`audio`] reading the WAV input.
 
@@ -17,7 +18,9 @@ pub mod audio;
 pub mod bandwidth;
 pub mod client;
 pub mod cooldown;
+pub mod cpu_features;
 pub mod devices;
+pub mod emulation;
 pub mod env;
 pub mod protocol;
 pub mod runner;

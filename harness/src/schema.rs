@@ -100,11 +100,18 @@ pub struct Environment {
     pub governor: Option<String>,
     pub edgebench_version: String,
     pub edgebench_commit: String,
+    /// True when edgebench ran under an emulator (QEMU user mode on another architecture, see
+    /// `crate::emulation`): the results prove the code runs, but the timings measure the
+    /// emulator, not the device. Absent (false) on real hardware; `extra.emulator` says how
+    /// it was detected.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub emulated: bool,
     /// Anything else that identifies the platform. Keys edgebench writes (where known):
     /// `board_model` (`/proc/device-tree/model`), `catalog_id` and `catalog_peak_bandwidth_gbs`
     /// (the device catalog's entry, `harness/devices.toml`), `power_mode` (Jetson `nvpmodel`),
     /// `l4t` (Jetson Linux release), `firmware` (Raspberry Pi), `gpus` (NVML names, `; `
-    /// between them) and `read_bandwidth_gbs_t<N>` (measured with N threads, for the roofline).
+    /// between them), `emulator` (with `emulated`) and `read_bandwidth_gbs_t<N>` (measured with N
+    /// threads, for the roofline).
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
 }

@@ -63,6 +63,7 @@ table.glance th { white-space: normal; }
 tbody tr:nth-child(even) td { background: #fbfcfd; }
 .badge { display: inline-block; font-size: 11px; padding: 0 6px; border-radius: 8px; background: #e8eef6; color: #1f5f99; margin-left: 4px; vertical-align: 1px; }
 .synthetic { background: #f3ecfa; color: #6a3d9a; }
+.emulated { background: #fdecea; color: #a12622; }
 .ok { color: var(--ok); } .bad { color: var(--bad); } .warn { color: var(--warn); }
 .muted { color: var(--muted); }
 figure { margin: 18px 0; border: 1px solid var(--line); border-radius: 6px; padding: 10px; overflow-x: auto; }
@@ -178,6 +179,12 @@ fn environment_dls(tests: &[TestRecord]) -> String {
             format!("{} {}", e.kernel, e.arch).trim().to_string(),
         );
         item("governor", e.governor.clone().unwrap_or_default());
+        if e.emulated {
+            item(
+                "emulated",
+                "yes: timings measure the emulator, not the device".into(),
+            );
+        }
         item(
             "edgebench",
             format!("{} {}", e.edgebench_version, e.edgebench_commit)
@@ -379,6 +386,17 @@ pub fn render(data: &PageData) -> String {
         devices.len(),
         if devices.len() == 1 { "" } else { "s" },
     );
+    let emulated_tests = tests.iter().filter(|t| t.environment.emulated).count();
+    if emulated_tests > 0 {
+        let _ = writeln!(
+            out,
+            "<p class=\"sub\"><span class=\"badge emulated\">emulated</span> {} of {} tests \
+             ran under an emulator: they show the code runs, but their timings measure the \
+             emulator, not the device.</p>",
+            emulated_tests,
+            tests.len()
+        );
+    }
     let synthetic_tests = tests.iter().filter(|t| t.scenario.synthetic).count();
     if synthetic_tests > 0 && data.layout != Layout::Tests {
         let _ = writeln!(

@@ -625,6 +625,9 @@ pub fn environment_caption(env: &Environment) -> String {
             parts.push(format!("edgebench {} ({commit})", env.edgebench_version));
         }
     }
+    if env.emulated {
+        parts.push("EMULATED (timings measure the emulator, not the device)".into());
+    }
     if parts.is_empty() {
         "unknown environment".into()
     } else {

@@ -60,6 +60,10 @@ pub fn run(args: DeviceArgs) -> anyhow::Result<ExitCode> {
     line("memory", &crate::plan::gib(env.ram_bytes));
     line("os", &format!("{} (kernel {})", env.os, env.kernel));
     line("governor", env.governor.as_deref().unwrap_or("-"));
+    if env.emulated {
+        let how = env.extra.get("emulator").map_or("", String::as_str);
+        line("emulated", &format!("yes: {how}"));
+    }
     for (key, label) in [
         ("power_mode", "power mode"),
         ("l4t", "L4T"),

@@ -378,6 +378,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         environment.cpu_model,
         environment.cpu_cores
     );
+    if let Some(how) = environment
+        .extra
+        .get("emulator")
+        .filter(|_| environment.emulated)
+    {
+        eprintln!("warning: emulated run ({how}); every result says so");
+    }
     eprint!("{}", plan::describe(&jobs));
     if args.dry_run {
         return Ok(ExitCode::SUCCESS);

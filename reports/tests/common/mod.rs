@@ -96,6 +96,7 @@ fn environment() -> Environment {
         governor: Some("ondemand".into()),
         edgebench_version: "0.1.0".into(),
         edgebench_commit: "642ad87e3b1f0c9d2a4e5f60718293a4b5c6d7e8".into(),
+        emulated: false,
         extra: BTreeMap::from([("pmic".into(), "vcgencmd pmic_read_adc".into())]),
     }
 }

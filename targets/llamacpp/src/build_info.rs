@@ -20,14 +20,32 @@ pub fn cpu_build() -> String {
         )
     } else if GGML_NATIVE.eq_ignore_ascii_case("on") {
         "native (GGML_NATIVE)".into()
+    } else if let Some(arch) = C_FLAGS
+        .split_whitespace()
+        .rev()
+        .find_map(|f| f.strip_prefix("-march="))
+    {
+        // A CPU profile (scripts/cross.sh): the architecture the C flags name.
+        format!("for -march={arch} (GGML_NATIVE=OFF)")
     } else {
         "portable (GGML_NATIVE=OFF)".into()
     }
 }
 
-/// Why this CPU cannot run this build, if it cannot: a `-march=native` build from a machine
-/// with SIMD features this one lacks would die with SIGILL at the first matrix product.
+/// Why this CPU cannot run this build, if it cannot: a build for a CPU profile (a Raspberry Pi
+/// 5's dot-product kernels) or a `-march=native` build from a machine with SIMD features this
+/// one lacks would die with SIGILL at the first matrix product. Checks what ggml was compiled
+/// with, what the Rust code was compiled with, and (x86 `-march=native` builds) every SIMD
+/// flag of the build machine, which the compiler may use anywhere.
 pub fn cpu_mismatch() -> Option<String> {
+    use edgebench_harness::cpu_features;
+    if let Some(why) = cpu_features::rust_mismatch() {
+        return Some(why);
+    }
+    let ggml = edgebench_harness::ggml_compiled_features!();
+    if let Some(why) = cpu_features::ggml_mismatch("llama.cpp", &ggml) {
+        return Some(why);
+    }
     missing_features(BUILD_CPU_FLAGS, &current_cpu_flags()?).map(|missing| {
         format!(
             "this llama.cpp build was compiled for a CPU with {missing} (the machine that built \

@@ -152,6 +152,10 @@ impl Target for LlamaCppTarget {
             quants: FILE_TYPES.iter().map(|(_, q)| q.to_string()).collect(),
             extra,
         };
+        info.extra.insert(
+            "ggml_cpu_features".into(),
+            edgebench_harness::ggml_compiled_features!().join(" "),
+        );
         // Touch nothing of ggml on a CPU this build cannot run on.
         if let Some(why) = build_info::cpu_mismatch() {
             info.extra.insert("cpu_mismatch".into(), why);

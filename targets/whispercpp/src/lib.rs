@@ -68,6 +68,15 @@ impl WhisperCppTarget {
     }
 }
 
+/// Why this CPU cannot run this build: whisper.cpp's ggml compiled for a CPU profile (or
+/// natively on a machine) with features this CPU lacks would die with SIGILL in the encoder.
+fn cpu_mismatch() -> Option<String> {
+    use edgebench_harness::cpu_features;
+    cpu_features::rust_mismatch().or_else(|| {
+        cpu_features::ggml_mismatch("whisper.cpp", &edgebench_harness::ggml_compiled_features!())
+    })
+}
+
 /// whisper.cpp's system info (`AVX2 = 1 | F16C = 1 | …`) as flags: the features set to 1.
 fn build_flags(system_info: &str) -> Vec<String> {
     system_info
@@ -92,9 +101,18 @@ fn flash_attn(spec: &LoadSpec) -> TargetResult<bool> {
 
 impl SpeechTarget for WhisperCppTarget {
     fn info(&self) -> TargetInfo {
-        let system = ffi::system_info();
+        // Touch nothing of ggml on a CPU this build cannot run on.
+        let mismatch = cpu_mismatch();
+        let system = match mismatch {
+            None => ffi::system_info(),
+            Some(_) => String::new(),
+        };
         let mut extra = BTreeMap::new();
         extra.insert("system_info".into(), system.trim().to_string());
+        extra.insert(
+            "ggml_cpu_features".into(),
+            edgebench_harness::ggml_compiled_features!().join(" "),
+        );
         extra.insert(
             "flash_attn".into(),
             "on by default (whisper.cpp's default); load option flash_attn=off".into(),
@@ -104,6 +122,9 @@ impl SpeechTarget for WhisperCppTarget {
             "bindings".into(),
             "whisper-rs 0.16 (whisper-rs-sys 0.15, raw C API)".into(),
         );
+        if let Some(why) = mismatch {
+            extra.insert("cpu_mismatch".into(), why);
+        }
         if cfg!(all(target_arch = "x86_64", target_os = "linux")) {
             extra.insert(
                 "amx".into(),
@@ -125,6 +146,9 @@ impl SpeechTarget for WhisperCppTarget {
 
     fn load(&mut self, spec: &LoadSpec) -> TargetResult<ModelInfo> {
         self.loaded = None;
+        if let Some(why) = cpu_mismatch() {
+            return Err(TargetError::Unsupported(why));
+        }
         let path = &spec.model_path;
         // whisper.cpp does not notice a file cut inside its last tensor; check first.
         let summary = ggml::inspect(path).map_err(|e| TargetError::Backend(format!("{e:#}")))?;
@@ -241,5 +265,16 @@ mod tests {
     fn flags_from_system_info() {
         let info = "WHISPER : COREML = 0 | OPENVINO = 0 | CPU : SSE3 = 1 | AVX2 = 1 | AMX_INT8 = 0 | REPACK = 1 |";
         assert_eq!(build_flags(info), ["sse3", "avx2", "repack"]);
+    }
+
+    #[test]
+    fn this_machine_runs_its_own_build() {
+        assert_eq!(cpu_mismatch(), None);
+        // ggml reports what it was compiled with: SIMD of some kind on every platform built.
+        let ggml = edgebench_harness::ggml_compiled_features!();
+        assert!(
+            ggml.iter().any(|f| ["NEON", "AVX", "SSE3"].contains(f)),
+            "{ggml:?}"
+        );
     }
 }
