@@ -295,6 +295,7 @@ fn environment(d: &Device) -> Environment {
         kernel: "6.6.51".into(),
         arch: d.arch.into(),
         governor: Some("ondemand".into()),
+        emulated: false,
         edgebench_version: "0.1.0".into(),
         edgebench_commit: "75cbc40e3b1f0c9d2a4e5f60718293a4b5c6d7e8".into(),
         extra: BTreeMap::from([(

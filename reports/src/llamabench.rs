@@ -350,7 +350,7 @@ fn gpu_layers(v: Option<&Value>) -> Result<GpuLayers, String> {
         .ok_or_else(|| format!("llama-bench field `n_gpu_layers` is {v}, not a layer count"))?;
     Ok(match n {
         0 => GpuLayers::None,
-        n if n < 0 || n >= 99 => GpuLayers::All,
+        n if !(0..99).contains(&n) => GpuLayers::All,
         n => GpuLayers::Some(n as u64),
     })
 }
