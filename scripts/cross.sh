@@ -252,23 +252,7 @@ if [ -z "$(ort_library)" ]; then
   python3 -m pip download --quiet --no-deps --only-binary=:all: --platform "manylinux_2_28_$arch" \
     --platform "manylinux2014_$arch" --python-version 3.12 -d "$ort_tmp" "onnxruntime==$ort_version" >&2 \
     || die "could not download onnxruntime==$ort_version for $arch from PyPI"
-  python3 - "$ort_tmp" "$ort_dir" <<'PY'
-import pathlib, shutil, sys, zipfile
-tmp, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-wheel = next(tmp.glob("onnxruntime-*.whl"))
-part = dest.with_name(dest.name + ".partial")
-shutil.rmtree(part, ignore_errors=True)
-part.mkdir(parents=True)
-with zipfile.ZipFile(wheel) as z:
-    libs = [n for n in z.namelist() if n.startswith("onnxruntime/capi/libonnxruntime")]
-    for n in libs:
-        (part / pathlib.Path(n).name).write_bytes(z.read(n))
-if not any("providers" not in n for n in libs):
-    sys.exit(f"{wheel.name} holds no libonnxruntime")
-(part / "WHEEL").write_text(wheel.name + "\n")
-shutil.rmtree(dest, ignore_errors=True)
-part.rename(dest)
-PY
+  python3 scripts/ort-from-wheel.py "$ort_tmp" "$ort_dir"
   rm -rf "$ort_tmp"
 fi
 ort_lib="$(ort_library)"

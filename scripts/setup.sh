@@ -83,22 +83,7 @@ else
   # The wheel for this Python, else the one for CPython 3.12 (the library inside is the same).
   if python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$ort_tmp" "onnxruntime==$ORT_VERSION" \
     || python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 -d "$ort_tmp" "onnxruntime==$ORT_VERSION"; then
-    python3 - "$ort_tmp" "$ort_dir" <<'PY'
-import pathlib, shutil, sys, zipfile
-tmp, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-wheel = next(tmp.glob("onnxruntime-*.whl"))
-part = dest.with_name(dest.name + ".partial")
-shutil.rmtree(part, ignore_errors=True)
-part.mkdir(parents=True)
-with zipfile.ZipFile(wheel) as z:
-    libs = [n for n in z.namelist() if n.startswith("onnxruntime/capi/libonnxruntime")]
-    for n in libs:
-        (part / pathlib.Path(n).name).write_bytes(z.read(n))
-if not any("providers" not in n for n in libs):
-    sys.exit(f"{wheel.name} holds no libonnxruntime")
-shutil.rmtree(dest, ignore_errors=True)
-part.rename(dest)
-PY
+    python3 scripts/ort-from-wheel.py "$ort_tmp" "$ort_dir"
   else
     say "could not download onnxruntime==$ORT_VERSION from PyPI; the onnxruntime target will say so (or set ORT_DYLIB_PATH)"
   fi
