@@ -116,6 +116,14 @@ build_tool() { # name src_tree tool_dir tool_cpp target extra-cmake-args…
   echo "$tree|$cflags|$*" >"$build/.stamp"
 }
 
+# A writable copy of a vendored tree (the registry's is read-only to cargo), made once.
+working_copy() { # tree dest → dest
+  if [ ! -f "$2/.copied" ]; then
+    rm -rf "$2"; cp -r "$1" "$2"; touch "$2/.copied"
+  fi
+  echo "$2"
+}
+
 # A file from the upstream checkout (or a folder holding just that file).
 upstream_file() { # src rel-path base-name
   local src="$1" rel="$2" base="$3"
@@ -137,10 +145,8 @@ setup_llama() {
     cpp="$cache/llama.cpp-upstream/tools/llama-bench/llama-bench.cpp"
   fi
   # The vendored tree with the tool's source put back where llama.cpp keeps it.
-  local work="$cache/llama.cpp-$ver"
-  if [ ! -f "$work/.copied" ]; then
-    rm -rf "$work"; cp -r "$tree" "$work"; touch "$work/.copied"
-  fi
+  local work
+  work="$(working_copy "$tree" "$cache/llama.cpp-$ver")"
   mkdir -p "$work/tools/llama-bench"
   cp "$cpp" "$work/tools/llama-bench/llama-bench.cpp"
   # Newer llama.cpp keeps llama-bench's body in a function `llama_bench` with `main` elsewhere.
@@ -187,10 +193,8 @@ setup_whisper() {
       "$cache/whisper.cpp-v$wver" || die "no whisper-bench source: pass --whisper-cpp DIR (a whisper.cpp v$wver checkout)"
     cpp="$cache/whisper.cpp-v$wver/examples/bench/bench.cpp"
   fi
-  local work="$cache/whisper.cpp-$wver"
-  if [ ! -f "$work/.copied" ]; then
-    rm -rf "$work"; cp -r "$tree" "$work"; touch "$work/.copied"
-  fi
+  local work
+  work="$(working_copy "$tree" "$cache/whisper.cpp-$wver")"
   mkdir -p "$work/examples/bench"
   cp "$cpp" "$work/examples/bench/bench.cpp"
   # The vendored CMakeLists has no examples folder: add the one tool.
