@@ -22,17 +22,20 @@
 //! fp16` graph differs (MultiHeadAttention + RotaryEmbedding + position_ids); ONNX Runtime 1.31
 //! runs GroupQueryAttention in fp16 on the CPU too.
 //!
-//! Weights come from [`crate::synth::tensor_weights`], by their llama.cpp names. Llama's Q and K
+//! Weights come from [`crate::llm::arch::tensor_weights`], by their llama.cpp names. Llama's Q and K
 //! rows are stored in GGUF in llama.cpp's rotary layout (its converter permutes them for
 //! interleaved rotation); they are permuted back here so the builder's non-interleaved rotation
 //! computes the same function.
 
-use super::proto::{
-    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
-    AttributeProto, NodeProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
-};
-use super::OnnxQuant;
+use super::quant::OnnxQuant;
 use crate::catalog::{Arch, ModelSpec};
+use crate::graph::proto::{tensor_proto::DataType, AttributeProto, TensorProto, ValueInfoProto};
+use crate::graph::{
+    attr_float, attr_int, attr_str, i64_tensor, value_info, Dim, GraphBuilder, Tensor,
+};
+
+/// The graph of a GenAI decoder, each weight with the [`Job`] that writes it.
+pub type Graph = crate::graph::Graph<Job>;
 
 /// Block size of every MatMulNBits weight (the builder's default `block_size`).
 pub const NBITS_BLOCK: usize = 32;
@@ -100,166 +103,113 @@ pub enum Job {
     },
 }
 
-/// One initializer as the graph references it; its data is written by a [`Job`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Tensor {
-    pub name: String,
-    pub dtype: DataType,
-    pub dims: Vec<i64>,
-}
-
-impl Tensor {
-    pub fn bytes(&self) -> u64 {
-        let elements: i64 = self.dims.iter().product();
-        elements as u64 * element_bytes(self.dtype)
-    }
-}
-
-pub fn element_bytes(dtype: DataType) -> u64 {
-    match dtype {
-        DataType::Float | DataType::Int32 => 4,
-        DataType::Float16 => 2,
-        DataType::Uint8 | DataType::Int8 => 1,
-        DataType::Int64 => 8,
-        other => unreachable!("no synthetic weights of type {other:?}"),
-    }
-}
-
-/// The graph without its weights' bytes.
-pub struct Graph {
-    pub nodes: Vec<NodeProto>,
-    pub inputs: Vec<ValueInfoProto>,
-    pub outputs: Vec<ValueInfoProto>,
-    /// In data-file order: each job and the initializers it writes.
-    pub weights: Vec<(Job, Vec<Tensor>)>,
-}
-
-struct Builder {
-    io: DataType,
-    quant: OnnxQuant,
-    nodes: Vec<NodeProto>,
-    weights: Vec<(Job, Vec<Tensor>)>,
-    constants: Vec<String>,
-}
-
+/// The decoder graph of `model` at `quant`.
 pub fn build(model: &ModelSpec, quant: OnnxQuant) -> Graph {
-    let io = quant.io_dtype();
-    let h = model.hidden_size;
-    let hd = model.head_dim;
-    let (q_dim, kv_dim, f, v) = (
-        model.heads * hd,
-        model.kv_heads * hd,
-        model.ffn_size,
-        model.vocab_size,
-    );
-    let mut b = Builder {
-        io,
+    let mut d = Decoder {
+        b: GraphBuilder::default(),
+        model,
         quant,
-        nodes: Vec::new(),
-        weights: Vec::new(),
-        constants: Vec::new(),
+        io: quant.io_dtype(),
     };
+    let mask = d.mask_inputs();
+    let hidden = d.embedding();
+    let mut stream = Residual {
+        root: hidden.clone(),
+        skip: hidden,
+    };
+    for i in 0..model.layers {
+        d.layer(i, &mask, &mut stream);
+    }
+    d.lm_head(&stream);
+    let (inputs, outputs) = d.io_values();
+    d.b.finish(inputs, outputs)
+}
 
-    // Attention mask → seqlens_k, total_seq_len.
-    let m = "/model/attn_mask_reformat/attn_mask_subgraph";
-    let one_1d = b.constant_i64("[1]", &[1], true);
-    let one = b.constant_i64("1", &[1], false);
-    b.node(
-        "ReduceSum",
-        &format!("{m}/ReduceSum"),
-        &["attention_mask", &one_1d],
-        "",
-        vec![attr_int("keepdims", 0)],
-    );
-    b.node(
-        "Sub",
-        &format!("{m}/Sub"),
-        &[&format!("{m}/ReduceSum/output_0"), &one_1d],
-        "",
-        vec![],
-    );
-    b.node(
-        "Cast",
-        &format!("{m}/Sub/Cast"),
-        &[&format!("{m}/Sub/output_0")],
-        "",
-        vec![attr_int("to", DataType::Int32 as i64)],
-    );
-    b.node(
-        "Shape",
-        &format!("{m}/Shape"),
-        &["attention_mask"],
-        "",
-        vec![],
-    );
-    b.node(
-        "Gather",
-        &format!("{m}/Gather"),
-        &[&format!("{m}/Shape/output_0"), &one],
-        "",
-        vec![attr_int("axis", 0)],
-    );
-    b.node(
-        "Cast",
-        &format!("{m}/Gather/Cast"),
-        &[&format!("{m}/Gather/output_0")],
-        "",
-        vec![attr_int("to", DataType::Int32 as i64)],
-    );
-    let seqlens_k = format!("{m}/Sub/Cast/output_0");
-    let total_seq_len = format!("{m}/Gather/Cast/output_0");
+/// The attention inputs GroupQueryAttention takes, derived from `attention_mask`.
+struct MaskInputs {
+    seqlens_k: String,
+    total_seq_len: String,
+}
 
-    // Embedding.
-    b.weight(
-        Job::Copy {
-            tensor: "token_embd.weight".into(),
-        },
-        vec![Tensor {
-            name: "model.embed_tokens.weight".into(),
-            dtype: io,
-            dims: vec![v as i64, h as i64],
-        }],
-    );
-    b.node(
-        "Gather",
-        "/model/embed_tokens/Gather",
-        &["model.embed_tokens.weight", "input_ids"],
-        "",
-        vec![],
-    );
-    let mut hidden = "/model/embed_tokens/Gather/output_0".to_string();
-    if model.arch == Arch::Gemma {
-        // GemmaModel: embed_attrs["scale"] = np.round(np.sqrt(hidden_size), decimals=2).
-        let scale = ((h as f64).sqrt() * 100.0).round() / 100.0;
-        let c = b.constant_float(scale);
-        b.node("Mul", "/model/embed_tokens/Mul", &[&hidden, &c], "", vec![]);
-        hidden = "/model/embed_tokens/Mul/output_0".into();
+/// The residual stream between layers: the running sum and the branch still to add (the
+/// builder folds each addition into the next SkipSimplifiedLayerNormalization).
+struct Residual {
+    root: String,
+    skip: String,
+}
+
+/// The decoder graph under construction.
+struct Decoder<'a> {
+    b: GraphBuilder<Job>,
+    model: &'a ModelSpec,
+    quant: OnnxQuant,
+    /// Element type of activations and float weights.
+    io: DataType,
+}
+
+impl Decoder<'_> {
+    /// `seqlens_k = int32(ReduceSum(attention_mask) − 1)`, `total_seq_len =
+    /// int32(Shape(attention_mask)[1])`.
+    fn mask_inputs(&mut self) -> MaskInputs {
+        let m = "/model/attn_mask_reformat/attn_mask_subgraph";
+        let one_1d = self.constant_i64("[1]", &[1], true);
+        let one = self.constant_i64("1", &[1], false);
+        let keepdims = vec![attr_int("keepdims", 0)];
+        let sum = self.node(
+            "ReduceSum",
+            &format!("{m}/ReduceSum"),
+            &["attention_mask", &one_1d],
+            keepdims,
+        );
+        let sub = self.node("Sub", &format!("{m}/Sub"), &[&sum, &one_1d], vec![]);
+        let to_i32 = || vec![attr_int("to", DataType::Int32 as i64)];
+        let seqlens_k = self.node("Cast", &format!("{m}/Sub/Cast"), &[&sub], to_i32());
+        let shape = self.node("Shape", &format!("{m}/Shape"), &["attention_mask"], vec![]);
+        let axis0 = vec![attr_int("axis", 0)];
+        let len = self.node("Gather", &format!("{m}/Gather"), &[&shape, &one], axis0);
+        let total_seq_len = self.node("Cast", &format!("{m}/Gather/Cast"), &[&len], to_i32());
+        MaskInputs {
+            seqlens_k,
+            total_seq_len,
+        }
     }
 
-    let eps = model.rms_norm_eps as f32;
-    let mut root = hidden.clone();
-    let mut skip = hidden;
-    for i in 0..model.layers {
+    /// The token embedding lookup (Gemma: scaled by √hidden rounded to two decimals, as
+    /// `GemmaModel` sets `embed_attrs["scale"]`).
+    fn embedding(&mut self) -> String {
+        let (h, v) = (self.model.hidden_size, self.model.vocab_size);
+        let name = "model.embed_tokens.weight";
+        self.copy_weight("token_embd.weight", name, vec![v as i64, h as i64]);
+        let hidden = self.node(
+            "Gather",
+            "/model/embed_tokens/Gather",
+            &[name, "input_ids"],
+            vec![],
+        );
+        if self.model.arch != Arch::Gemma {
+            return hidden;
+        }
+        let scale = ((h as f64).sqrt() * 100.0).round() / 100.0;
+        let c = self.constant_float(scale);
+        self.node("Mul", "/model/embed_tokens/Mul", &[&hidden, &c], vec![])
+    }
+
+    /// Layer `i`: input norm, attention, post-attention norm, MLP.
+    fn layer(&mut self, i: usize, mask: &MaskInputs, stream: &mut Residual) {
         let l = format!("/model/layers.{i}");
-        let blk = |s: &str| format!("blk.{i}.{s}.weight");
-        // Input norm.
         let norm_w = format!("model.layers.{i}.input_layernorm.weight");
-        b.weight(
-            Job::Copy {
-                tensor: blk("attn_norm"),
-            },
-            vec![Tensor {
-                name: norm_w.clone(),
-                dtype: io,
-                dims: vec![h as i64],
-            }],
+        self.copy_weight(
+            &blk(i, "attn_norm"),
+            &norm_w,
+            vec![self.model.hidden_size as i64],
         );
         let normed = format!("{l}/input_layernorm/output_0");
+        let eps = self.model.rms_norm_eps as f32;
         if i == 0 {
-            b.node_out(
+            self.b.node(
                 "SimplifiedLayerNormalization",
                 &format!("{l}/input_layernorm/LayerNorm"),
-                &[&root, &norm_w],
+                &[&stream.root, &norm_w],
                 &[&normed],
                 "",
                 vec![
@@ -269,63 +219,54 @@ pub fn build(model: &ModelSpec, quant: OnnxQuant) -> Graph {
                 ],
             );
         } else {
-            let sum = format!("{l}/input_layernorm/output_3");
-            b.node_out(
-                "SkipSimplifiedLayerNormalization",
-                &format!("{l}/input_layernorm/SkipLayerNorm"),
-                &[&root, &skip, &norm_w],
-                &[&normed, "", "", &sum],
-                "com.microsoft",
-                vec![attr_float("epsilon", eps)],
-            );
-            root = sum;
+            stream.root = self.skip_norm(&format!("{l}/input_layernorm"), stream, &norm_w, &normed);
         }
-
-        // Packed Q|K|V.
-        let qkv_parts = match model.arch {
-            Arch::Phi3 => vec![Part::whole(blk("attn_qkv"), q_dim + 2 * kv_dim)],
-            Arch::Llama | Arch::Gemma => {
-                let (q_perm, k_perm) = if model.arch == Arch::Llama {
-                    (Some(model.heads), Some(model.kv_heads))
-                } else {
-                    (None, None)
-                };
-                vec![
-                    Part {
-                        unpermute_heads: q_perm,
-                        ..Part::whole(blk("attn_q"), q_dim)
-                    },
-                    Part {
-                        unpermute_heads: k_perm,
-                        ..Part::whole(blk("attn_k"), kv_dim)
-                    },
-                    Part::whole(blk("attn_v"), kv_dim),
-                ]
-            }
-        };
-        let qkv = b.matmul(
-            &format!("{l}/attn/qkv_proj/MatMul"),
+        let o = self.attention(i, &normed, mask);
+        let norm_w = format!("model.layers.{i}.post_attention_layernorm.weight");
+        self.copy_weight(
+            &blk(i, "ffn_norm"),
+            &norm_w,
+            vec![self.model.hidden_size as i64],
+        );
+        let normed = format!("{l}/post_attention_layernorm/output_0");
+        stream.skip = o;
+        stream.root = self.skip_norm(
+            &format!("{l}/post_attention_layernorm"),
+            stream,
+            &norm_w,
             &normed,
-            qkv_parts,
+        );
+        stream.skip = self.mlp(i, &normed);
+    }
+
+    /// `SkipSimplifiedLayerNormalization` of `root + skip` into `normed`; returns the sum.
+    fn skip_norm(&mut self, prefix: &str, stream: &Residual, weight: &str, normed: &str) -> String {
+        let sum = format!("{prefix}/output_3");
+        self.b.node(
+            "SkipSimplifiedLayerNormalization",
+            &format!("{prefix}/SkipLayerNorm"),
+            &[&stream.root, &stream.skip, weight],
+            &[normed, "", "", &sum],
+            "com.microsoft",
+            vec![attr_float("epsilon", self.model.rms_norm_eps as f32)],
+        );
+        sum
+    }
+
+    /// Packed Q|K|V projection, GroupQueryAttention with rotary inside, o_proj.
+    fn attention(&mut self, i: usize, normed: &str, mask: &MaskInputs) -> String {
+        let (model, l) = (self.model, format!("/model/layers.{i}"));
+        let (h, hd) = (model.hidden_size, model.head_dim);
+        let q_dim = model.heads * hd;
+        let qkv = self.matmul(
+            &format!("{l}/attn/qkv_proj/MatMul"),
+            normed,
+            qkv_parts(model, i),
             h,
             None,
         );
         if i == 0 {
-            for sin in [false, true] {
-                b.weight(
-                    Job::Rope {
-                        sin,
-                        context: model.context_length,
-                        head: hd,
-                        theta: model.rope_theta,
-                    },
-                    vec![Tensor {
-                        name: if sin { "sin_cache" } else { "cos_cache" }.into(),
-                        dtype: io,
-                        dims: vec![model.context_length as i64, (hd / 2) as i64],
-                    }],
-                );
-            }
+            self.rope_caches();
         }
         let gqa = format!("{l}/attn/GroupQueryAttention");
         let attn_out = format!("{gqa}/output_0");
@@ -334,20 +275,21 @@ pub fn build(model: &ModelSpec, quant: OnnxQuant) -> Graph {
             format!("past_key_values.{i}.value"),
         );
         let (ck, cv) = (format!("present.{i}.key"), format!("present.{i}.value"));
-        b.node_out(
+        let inputs: [&str; 9] = [
+            &qkv,
+            "",
+            "",
+            &pk,
+            &pv,
+            &mask.seqlens_k,
+            &mask.total_seq_len,
+            "cos_cache",
+            "sin_cache",
+        ];
+        self.b.node(
             "GroupQueryAttention",
             &gqa,
-            &[
-                &qkv,
-                "",
-                "",
-                &pk,
-                &pv,
-                &seqlens_k,
-                &total_seq_len,
-                "cos_cache",
-                "sin_cache",
-            ],
+            &inputs,
             &[&attn_out, &ck, &cv],
             "com.microsoft",
             vec![
@@ -360,252 +302,188 @@ pub fn build(model: &ModelSpec, quant: OnnxQuant) -> Graph {
                 attr_float("softcap", 0.0),
             ],
         );
-        let o = b.matmul(
+        let o_proj = vec![Part::whole(blk(i, "attn_output"), h)];
+        self.matmul(
             &format!("{l}/attn/o_proj/MatMul"),
             &attn_out,
-            vec![Part::whole(blk("attn_output"), h)],
+            o_proj,
             q_dim,
             None,
-        );
+        )
+    }
 
-        // Post-attention norm.
-        let norm_w = format!("model.layers.{i}.post_attention_layernorm.weight");
-        b.weight(
-            Job::Copy {
-                tensor: blk("ffn_norm"),
-            },
-            vec![Tensor {
-                name: norm_w.clone(),
-                dtype: io,
-                dims: vec![h as i64],
-            }],
-        );
-        let normed = format!("{l}/post_attention_layernorm/output_0");
-        let sum = format!("{l}/post_attention_layernorm/output_3");
-        b.node_out(
-            "SkipSimplifiedLayerNormalization",
-            &format!("{l}/post_attention_layernorm/SkipLayerNorm"),
-            &[&root, &o, &norm_w],
-            &[&normed, "", "", &sum],
-            "com.microsoft",
-            vec![attr_float("epsilon", eps)],
-        );
-        root = sum;
+    /// The rotary cos and sin caches, `[context, head/2]`.
+    fn rope_caches(&mut self) {
+        let (context, head) = (self.model.context_length, self.model.head_dim);
+        for sin in [false, true] {
+            let job = Job::Rope {
+                sin,
+                context,
+                head,
+                theta: self.model.rope_theta,
+            };
+            let name = if sin { "sin_cache" } else { "cos_cache" };
+            let dims = vec![context as i64, (head / 2) as i64];
+            self.b.weight(job, vec![self.tensor(name, dims)]);
+        }
+    }
 
-        // MLP.
+    /// Gate and up projections, the activation (SiLU as `Sigmoid`·`Mul`, Gemma's tanh `Gelu`),
+    /// their product, the down projection. Returns the branch output.
+    fn mlp(&mut self, i: usize, normed: &str) -> String {
+        let (model, l) = (self.model, format!("/model/layers.{i}"));
+        let (h, f) = (model.hidden_size, model.ffn_size);
         let (gate_part, up_part) = match model.arch {
             Arch::Phi3 => (
-                Part::whole(blk("ffn_up"), f),
+                Part::whole(blk(i, "ffn_up"), f),
                 Part {
                     row_start: f,
-                    ..Part::whole(blk("ffn_up"), f)
+                    ..Part::whole(blk(i, "ffn_up"), f)
                 },
             ),
             Arch::Llama | Arch::Gemma => (
-                Part::whole(blk("ffn_gate"), f),
-                Part::whole(blk("ffn_up"), f),
+                Part::whole(blk(i, "ffn_gate"), f),
+                Part::whole(blk(i, "ffn_up"), f),
             ),
         };
-        let gate = b.matmul(
+        let gate = self.matmul(
             &format!("{l}/mlp/gate_proj/MatMul"),
-            &normed,
+            normed,
             vec![gate_part],
             h,
             None,
         );
-        let up = b.matmul(
+        let up = self.matmul(
             &format!("{l}/mlp/up_proj/MatMul"),
-            &normed,
+            normed,
             vec![up_part],
             h,
             None,
         );
         let act = match model.arch {
             Arch::Gemma => {
-                let name = format!("{l}/mlp/act_fn/FastGelu");
-                b.node(
-                    "Gelu",
-                    &name,
-                    &[&gate],
-                    "",
-                    vec![attr_str("approximate", "tanh")],
-                );
-                format!("{name}/output_0")
+                let tanh = vec![attr_str("approximate", "tanh")];
+                self.node("Gelu", &format!("{l}/mlp/act_fn/FastGelu"), &[&gate], tanh)
             }
             Arch::Llama | Arch::Phi3 => {
-                let sig = format!("{l}/mlp/act_fn/Sigmoid");
-                b.node("Sigmoid", &sig, &[&gate], "", vec![]);
-                let mul = format!("{l}/mlp/act_fn/Mul");
-                b.node(
-                    "Mul",
-                    &mul,
-                    &[&gate, &format!("{sig}/output_0")],
-                    "",
+                let sig = self.node(
+                    "Sigmoid",
+                    &format!("{l}/mlp/act_fn/Sigmoid"),
+                    &[&gate],
                     vec![],
                 );
-                format!("{mul}/output_0")
+                self.node(
+                    "Mul",
+                    &format!("{l}/mlp/act_fn/Mul"),
+                    &[&gate, &sig],
+                    vec![],
+                )
             }
         };
-        let mul = format!("{l}/mlp/Mul");
-        b.node("Mul", &mul, &[&act, &up], "", vec![]);
-        skip = b.matmul(
-            &format!("{l}/mlp/down_proj/MatMul"),
-            &format!("{mul}/output_0"),
-            vec![Part::whole(blk("ffn_down"), h)],
-            f,
-            None,
+        let mul = self.node("Mul", &format!("{l}/mlp/Mul"), &[&act, &up], vec![]);
+        let down = vec![Part::whole(blk(i, "ffn_down"), h)];
+        self.matmul(&format!("{l}/mlp/down_proj/MatMul"), &mul, down, f, None)
+    }
+
+    /// The final norm and the LM head (the token embedding when the output is tied).
+    fn lm_head(&mut self, stream: &Residual) {
+        let (model, last) = (self.model, self.model.layers);
+        let norm_w = format!("model.layers.{last}.final_norm_layernorm.weight");
+        self.copy_weight(
+            "output_norm.weight",
+            &norm_w,
+            vec![model.hidden_size as i64],
+        );
+        let prefix = format!("/model/layers.{last}/final_norm_layernorm");
+        let normed = format!("{prefix}/output_0");
+        self.b.node(
+            "SkipSimplifiedLayerNormalization",
+            &format!("{prefix}/SkipLayerNorm"),
+            &[&stream.root, &stream.skip, &norm_w],
+            &[&normed],
+            "com.microsoft",
+            vec![attr_float("epsilon", model.rms_norm_eps as f32)],
+        );
+        let source = if model.tied_embeddings {
+            "token_embd.weight"
+        } else {
+            "output.weight"
+        };
+        let parts = vec![Part::whole(source.into(), model.vocab_size)];
+        self.matmul(
+            "/lm_head/MatMul",
+            &normed,
+            parts,
+            model.hidden_size,
+            Some("logits"),
         );
     }
 
-    // Final norm and LM head.
-    let last = model.layers;
-    let norm_w = format!("model.layers.{last}.final_norm_layernorm.weight");
-    b.weight(
-        Job::Copy {
-            tensor: "output_norm.weight".into(),
-        },
-        vec![Tensor {
-            name: norm_w.clone(),
-            dtype: io,
-            dims: vec![h as i64],
-        }],
-    );
-    let normed = format!("/model/layers.{last}/final_norm_layernorm/output_0");
-    b.node_out(
-        "SkipSimplifiedLayerNormalization",
-        &format!("/model/layers.{last}/final_norm_layernorm/SkipLayerNorm"),
-        &[&root, &skip, &norm_w],
-        &[&normed],
-        "com.microsoft",
-        vec![attr_float("epsilon", eps)],
-    );
-    let lm_source = if model.tied_embeddings {
-        "token_embd.weight"
-    } else {
-        "output.weight"
-    };
-    b.matmul(
-        "/lm_head/MatMul",
-        &normed,
-        vec![Part::whole(lm_source.into(), v)],
-        h,
-        Some("logits"),
-    );
-
-    let sym = |s: &str| Dim::Param(s.to_string());
-    let kv = model.kv_heads as i64;
-    let mut inputs = vec![
-        value_info(
-            "input_ids",
-            DataType::Int64,
-            &[sym("batch_size"), sym("sequence_length")],
-        ),
-        value_info(
-            "attention_mask",
-            DataType::Int64,
-            &[sym("batch_size"), sym("total_sequence_length")],
-        ),
-    ];
-    let mut outputs = vec![value_info(
-        "logits",
-        io,
-        &[
-            sym("batch_size"),
-            sym("sequence_length"),
-            Dim::Value(v as i64),
-        ],
-    )];
-    for (past, present) in [
-        ("past_key_values.{}.key", "present.{}.key"),
-        ("past_key_values.{}.value", "present.{}.value"),
-    ] {
-        for i in 0..model.layers {
-            inputs.push(value_info(
-                &past.replace("{}", &i.to_string()),
-                io,
-                &[
-                    sym("batch_size"),
-                    Dim::Value(kv),
-                    sym("past_sequence_length"),
-                    sym("kv_cache_dim"),
-                ],
-            ));
-            outputs.push(value_info(
-                &present.replace("{}", &i.to_string()),
-                io,
-                &[
-                    sym("batch_size"),
-                    Dim::Value(kv),
-                    sym("total_sequence_length"),
-                    sym("kv_cache_dim"),
-                ],
-            ));
+    /// `input_ids`, `attention_mask`, the past caches → `logits`, the present caches.
+    fn io_values(&self) -> (Vec<ValueInfoProto>, Vec<ValueInfoProto>) {
+        let sym = |s: &str| Dim::Param(s.to_string());
+        let (io, layers) = (self.io, self.model.layers);
+        let kv = self.model.kv_heads as i64;
+        let ids = [sym("batch_size"), sym("sequence_length")];
+        let mask = [sym("batch_size"), sym("total_sequence_length")];
+        let mut inputs = vec![
+            value_info("input_ids", DataType::Int64, &ids),
+            value_info("attention_mask", DataType::Int64, &mask),
+        ];
+        let vocab = Dim::Value(self.model.vocab_size as i64);
+        let logits = [sym("batch_size"), sym("sequence_length"), vocab];
+        let mut outputs = vec![value_info("logits", io, &logits)];
+        let cache = |len: &str| {
+            [
+                sym("batch_size"),
+                Dim::Value(kv),
+                sym(len),
+                sym("kv_cache_dim"),
+            ]
+        };
+        for kind in ["key", "value"] {
+            for i in 0..layers {
+                let past = format!("past_key_values.{i}.{kind}");
+                inputs.push(value_info(&past, io, &cache("past_sequence_length")));
+                let present = format!("present.{i}.{kind}");
+                outputs.push(value_info(&present, io, &cache("total_sequence_length")));
+            }
         }
+        (inputs, outputs)
     }
-    Graph {
-        nodes: b.nodes,
-        inputs,
-        outputs,
-        weights: b.weights,
-    }
-}
 
-impl Builder {
+    /// A default-domain node with one output, `<name>/output_0`, returned.
     fn node(
         &mut self,
         op: &str,
         name: &str,
         inputs: &[&str],
-        domain: &str,
         attrs: Vec<AttributeProto>,
-    ) {
-        let out = format!("{name}/output_0");
-        self.node_out(op, name, inputs, &[&out], domain, attrs);
+    ) -> String {
+        self.b.named(op, name, inputs, "", attrs)
     }
 
-    fn node_out(
-        &mut self,
-        op: &str,
-        name: &str,
-        inputs: &[&str],
-        outputs: &[&str],
-        domain: &str,
-        attrs: Vec<AttributeProto>,
-    ) {
-        // Trailing optional inputs that are absent are left out, as ONNX allows.
-        let mut inputs: Vec<String> = inputs.iter().map(|s| s.to_string()).collect();
-        while inputs.last().is_some_and(|s| s.is_empty()) {
-            inputs.pop();
+    fn tensor(&self, name: &str, dims: Vec<i64>) -> Tensor {
+        Tensor {
+            name: name.into(),
+            dtype: self.io,
+            dims,
         }
-        self.nodes.push(NodeProto {
-            input: inputs,
-            output: outputs.iter().map(|s| s.to_string()).collect(),
-            name: Some(name.to_string()),
-            op_type: Some(op.to_string()),
-            domain: (!domain.is_empty()).then(|| domain.to_string()),
-            attribute: attrs,
-            ..Default::default()
-        });
     }
 
-    fn weight(&mut self, job: Job, tensors: Vec<Tensor>) {
-        self.weights.push((job, tensors));
+    /// A weight stored as in llama.cpp (`tensor`), converted to the graph's float type.
+    fn copy_weight(&mut self, tensor: &str, name: &str, dims: Vec<i64>) {
+        let job = Job::Copy {
+            tensor: tensor.into(),
+        };
+        let t = self.tensor(name, dims);
+        self.b.weight(job, vec![t]);
     }
 
-    /// A `Constant` node named as the builder names it (`/model/constants/INT64/[1]`).
+    /// A `Constant` named as the builder names it (`/model/constants/INT64/[1]`).
     fn constant_i64(&mut self, label: &str, values: &[i64], one_d: bool) -> String {
         let name = format!("/model/constants/INT64/{label}");
-        let tensor = TensorProto {
-            dims: if one_d {
-                vec![values.len() as i64]
-            } else {
-                vec![]
-            },
-            data_type: Some(DataType::Int64 as i32),
-            int64_data: values.to_vec(),
-            ..Default::default()
-        };
-        self.constant(name, tensor)
+        self.b.constant(name, i64_tensor(values, !one_d))
     }
 
     fn constant_float(&mut self, value: f64) -> String {
@@ -627,22 +505,8 @@ impl Builder {
                 },
             ),
         };
-        self.constant(format!("/model/constants/{label}/{value:?}"), tensor)
-    }
-
-    fn constant(&mut self, name: String, tensor: TensorProto) -> String {
-        if !self.constants.contains(&name) {
-            self.constants.push(name.clone());
-            let node_name = name.replace("constants", "constant_nodes");
-            let attr = AttributeProto {
-                name: Some("value".into()),
-                r#type: Some(AttributeType::Tensor as i32),
-                t: Some(tensor),
-                ..Default::default()
-            };
-            self.node_out("Constant", &node_name, &[], &[&name], "", vec![attr]);
-        }
-        name
+        self.b
+            .constant(format!("/model/constants/{label}/{value:?}"), tensor)
     }
 
     /// A projection `input · Wᵀ` with `W` the stacked `parts` (`N` rows of `k`): a MatMul over
@@ -659,111 +523,67 @@ impl Builder {
         let out = output.map_or_else(|| format!("{name}/output_0"), str::to_string);
         // "/model/layers.0/attn/qkv_proj/MatMul" → "model.layers.0.attn.qkv_proj.MatMul.weight"
         let weight = format!("{}.weight", name[1..].replace('/', "."));
-        match self.quant.nbits() {
-            None => {
-                self.weight(
-                    Job::Transposed { parts, k },
-                    vec![Tensor {
-                        name: weight.clone(),
-                        dtype: self.io,
-                        dims: vec![k as i64, n as i64],
-                    }],
-                );
-                self.node_out("MatMul", name, &[input, &weight], &[&out], "", vec![]);
-            }
-            Some(bits) => {
-                let blocks = k.div_ceil(NBITS_BLOCK);
-                let blob = NBITS_BLOCK * bits as usize / 8;
-                let (qw, scales) = (format!("{weight}_Q{bits}"), format!("{weight}_scales"));
-                self.weight(
-                    Job::NBits { parts, k, bits },
-                    vec![
-                        Tensor {
-                            name: qw.clone(),
-                            dtype: DataType::Uint8,
-                            dims: vec![n as i64, blocks as i64, blob as i64],
-                        },
-                        Tensor {
-                            name: scales.clone(),
-                            dtype: self.io,
-                            dims: vec![n as i64, blocks as i64],
-                        },
-                    ],
-                );
-                self.node_out(
-                    "MatMulNBits",
-                    &format!("{name}_Q{bits}"),
-                    &[input, &qw, &scales],
-                    &[&out],
-                    "com.microsoft",
-                    vec![
-                        attr_int("K", k as i64),
-                        attr_int("N", n as i64),
-                        attr_int("accuracy_level", ACCURACY_LEVEL),
-                        attr_int("bits", bits as i64),
-                        attr_int("block_size", NBITS_BLOCK as i64),
-                    ],
-                );
-            }
-        }
+        let Some(bits) = self.quant.nbits() else {
+            let t = self.tensor(&weight, vec![k as i64, n as i64]);
+            self.b.weight(Job::Transposed { parts, k }, vec![t]);
+            self.b
+                .node("MatMul", name, &[input, &weight], &[&out], "", vec![]);
+            return out;
+        };
+        let blocks = k.div_ceil(NBITS_BLOCK);
+        let blob = NBITS_BLOCK * bits as usize / 8;
+        let (qw, scales) = (format!("{weight}_Q{bits}"), format!("{weight}_scales"));
+        let packed = Tensor {
+            name: qw.clone(),
+            dtype: DataType::Uint8,
+            dims: vec![n as i64, blocks as i64, blob as i64],
+        };
+        let scale_t = self.tensor(&scales, vec![n as i64, blocks as i64]);
+        self.b
+            .weight(Job::NBits { parts, k, bits }, vec![packed, scale_t]);
+        self.b.node(
+            "MatMulNBits",
+            &format!("{name}_Q{bits}"),
+            &[input, &qw, &scales],
+            &[&out],
+            "com.microsoft",
+            vec![
+                attr_int("K", k as i64),
+                attr_int("N", n as i64),
+                attr_int("accuracy_level", ACCURACY_LEVEL),
+                attr_int("bits", bits as i64),
+                attr_int("block_size", NBITS_BLOCK as i64),
+            ],
+        );
         out
     }
 }
 
-pub(crate) enum Dim {
-    Value(i64),
-    Param(String),
+/// `blk.<i>.<s>.weight`, llama.cpp's name of a block's tensor.
+fn blk(i: usize, s: &str) -> String {
+    format!("blk.{i}.{s}.weight")
 }
 
-pub(crate) fn value_info(name: &str, dtype: DataType, dims: &[Dim]) -> ValueInfoProto {
-    let dim = dims
-        .iter()
-        .map(|d| tensor_shape_proto::Dimension {
-            value: Some(match d {
-                Dim::Value(v) => tensor_shape_proto::dimension::Value::DimValue(*v),
-                Dim::Param(p) => tensor_shape_proto::dimension::Value::DimParam(p.clone()),
-            }),
-            ..Default::default()
-        })
-        .collect();
-    ValueInfoProto {
-        name: Some(name.into()),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: Some(dtype as i32),
-                shape: Some(TensorShapeProto { dim }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
+/// The rows of the packed Q|K|V projection: Phi-3's fused tensor, or Q, K and V (Llama's Q and
+/// K un-permuted back to non-interleaved rotation).
+fn qkv_parts(model: &ModelSpec, i: usize) -> Vec<Part> {
+    let q_dim = model.heads * model.head_dim;
+    let kv_dim = model.kv_heads * model.head_dim;
+    if model.arch == Arch::Phi3 {
+        return vec![Part::whole(blk(i, "attn_qkv"), q_dim + 2 * kv_dim)];
     }
-}
-
-pub(crate) fn attr_int(name: &str, i: i64) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(AttributeType::Int as i32),
-        i: Some(i),
-        ..Default::default()
-    }
-}
-
-pub(crate) fn attr_float(name: &str, f: f32) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(AttributeType::Float as i32),
-        f: Some(f),
-        ..Default::default()
-    }
-}
-
-pub(crate) fn attr_str(name: &str, s: &str) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(AttributeType::String as i32),
-        s: Some(s.as_bytes().to_vec()),
-        ..Default::default()
-    }
+    let llama = model.arch == Arch::Llama;
+    vec![
+        Part {
+            unpermute_heads: llama.then_some(model.heads),
+            ..Part::whole(blk(i, "attn_q"), q_dim)
+        },
+        Part {
+            unpermute_heads: llama.then_some(model.kv_heads),
+            ..Part::whole(blk(i, "attn_k"), kv_dim)
+        },
+        Part::whole(blk(i, "attn_v"), kv_dim),
+    ]
 }
 
 #[cfg(test)]
