@@ -195,6 +195,9 @@ fn write_configs(
     Ok(files)
 }
 
+/// (offset, length) of each weight in its data file, by initializer name.
+type Placement = HashMap<String, (u64, u64)>;
+
 /// What the graphs of one folder are written for.
 struct Model<'a> {
     spec: &'a WhisperSpec,
@@ -211,7 +214,7 @@ impl Model<'_> {
         data_file: &str,
         total: u64,
         progress: &mut dyn FnMut(u64, u64),
-    ) -> anyhow::Result<(PathBuf, HashMap<String, (u64, u64)>)> {
+    ) -> anyhow::Result<(PathBuf, Placement)> {
         let (spans, _) = layout(g.tensors());
         let path = self.dir.join(data_file);
         let file =
@@ -242,7 +245,7 @@ impl Model<'_> {
         g: &Graph,
         name: &str,
         data_file: &str,
-        spans: &HashMap<String, (u64, u64)>,
+        spans: &Placement,
     ) -> anyhow::Result<PathBuf> {
         let info = ModelInfo {
             data_file,
