@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Did a commit make edgebench's targets slower? Builds two commits, runs the same suite with
-# each, interleaved (A B A B …, so a machine that drifts between minutes — FIELD-NOTES saw
+# each, interleaved (A B A B …, so a machine that drifts between minutes — docs/field-notes.md saw
 # 50% — drifts for both), then `edgebench compare`, which exits 1 on a significant regression.
 #
 #   scripts/compare-commits.sh BASE_REV CANDIDATE_REV [ROUNDS] [-- edgebench run args...]
