@@ -101,7 +101,10 @@ fn two_blocks_are_run_interleaved_paired_and_reported() {
     let runs: Vec<PathBuf> = std::fs::read_dir(out.join("runs"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.ends_with(".jsonl") && !name.ends_with(".timeline.jsonl")
+        })
         .collect();
     assert_eq!(runs.len(), 8, "{runs:?}");
     // One ratio per block, and both sides' records readable by `compare`.

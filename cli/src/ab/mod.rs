@@ -632,7 +632,14 @@ pub fn run(args: AbArgs) -> anyhow::Result<ExitCode> {
             match run_half(&sides[s], &run_args, &out, block, position) {
                 Ok((tests, file)) => {
                     let letter = sides[s].letter.to_ascii_lowercase();
-                    append_jsonl(&out.join(format!("{letter}.jsonl")), &file)?;
+                    let run_ids: BTreeSet<String> =
+                        tests.iter().map(|t| t.run_id.clone()).collect();
+                    append_jsonl(
+                        &out.join(format!("{letter}.jsonl")),
+                        &file,
+                        &run_ids.into_iter().collect::<Vec<_>>(),
+                        &format!("b{:03}h{position}", block + 1),
+                    )?;
                     done.push(Half {
                         block,
                         side: s,
@@ -720,16 +727,21 @@ pub fn run(args: AbArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Append a half's results file to its side's file, line for line (the record of the whole
-/// run, readable by `compare` and `report`).
-fn append_jsonl(path: &Path, from: &Path) -> anyhow::Result<()> {
-    let text = fs::read(from).with_context(|| from.display().to_string())?;
+/// Append a half's results file to its side's file (the record of the whole run, readable by
+/// `compare` and `report`). Two halves of a side can start within the same second and so share
+/// a run id; the appended copy names the block and half (`run-…-b003h1`) so every test id in
+/// the side's file is unique. The half's own file in `runs/` is left as it was written.
+fn append_jsonl(path: &Path, from: &Path, run_ids: &[String], tag: &str) -> anyhow::Result<()> {
+    let mut text = fs::read_to_string(from).with_context(|| from.display().to_string())?;
+    for id in run_ids {
+        text = text.replace(&format!("\"{id}"), &format!("\"{id}-{tag}"));
+    }
     let mut f = fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .with_context(|| path.display().to_string())?;
-    f.write_all(&text)?;
+    f.write_all(text.as_bytes())?;
     Ok(())
 }
 

@@ -207,7 +207,7 @@ mod tests {
         let five = [-0.1, -0.11, -0.09, -0.12, -0.1];
         let c = compare_paired(&five, 0.05, 0.02).unwrap();
         assert_eq!(c.verdict, Verdict::TooFewSamples);
-        let six = [-0.1, -0.11, -0.09, -0.12, -0.1, -0.105];
+        let six = [-0.1, -0.11, -0.09, -0.12, -0.101, -0.105];
         let c = compare_paired(&six, 0.05, 0.02).unwrap();
         assert_eq!(c.verdict, Verdict::Decreased, "{c:?}");
         assert!((c.test.p_value - 2.0 / 64.0).abs() < 1e-12);

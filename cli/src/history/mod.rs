@@ -164,7 +164,7 @@ fn trend(path: &Path, filter: &Filter, chart: Option<&Path>) -> anyhow::Result<E
                 b.first_seen.chars().take(16).collect(),
                 b.build.edgebench_commit.clone(),
                 b.build.library_version.clone(),
-                b.build.flags.clone(),
+                flag_change(&builds[0].build.flags, &b.build.flags, i == 0),
                 b.values.len().to_string(),
                 format!("{median:.2}"),
                 format!("{q1:.2}–{q3:.2}"),
@@ -209,6 +209,25 @@ fn trend(path: &Path, filter: &Filter, chart: Option<&Path>) -> anyhow::Result<E
         eprintln!("Chart: {}", out.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first build's flags in full; later builds by what they add or lose (`-repack`).
+fn flag_change(first: &str, this: &str, is_first: bool) -> String {
+    if is_first {
+        return this.to_string();
+    }
+    let (a, b): (Vec<&str>, Vec<&str>) = (first.split(' ').collect(), this.split(' ').collect());
+    let mut out: Vec<String> = b
+        .iter()
+        .filter(|f| !a.contains(f))
+        .map(|f| format!("+{f}"))
+        .collect();
+    out.extend(a.iter().filter(|f| !b.contains(f)).map(|f| format!("-{f}")));
+    if out.is_empty() {
+        "same".into()
+    } else {
+        out.join(" ")
+    }
 }
 
 fn metric_label(metric: &str) -> &'static str {
