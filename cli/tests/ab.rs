@@ -194,7 +194,7 @@ fn runs_go_into_the_history_and_compare_reads_builds_from_it() {
     assert!(db.exists(), "run did not record into the history");
     // The same measurements under another edgebench commit: a second build in the store.
     let text = std::fs::read_to_string(&results).unwrap();
-    let tests = edgebench_reports::read_results(&[results.clone()]).unwrap();
+    let tests = edgebench_reports::read_results(std::slice::from_ref(&results)).unwrap();
     let commit = tests[0].environment.edgebench_commit.clone();
     let other = dir.path().join("other");
     std::fs::create_dir(&other).unwrap();
