@@ -228,7 +228,7 @@ mod tests {
             .map(|(i, m)| {
                 let a = 100.0 * m * (1.0 + 0.002 * (i % 3) as f64);
                 let b = 95.0 * m * (1.0 + 0.002 * ((i + 1) % 3) as f64);
-                (b / a as f64).ln()
+                (b / a).ln()
             })
             .collect();
         let c = compare_paired(&d, 0.05, 0.02).unwrap();
