@@ -546,10 +546,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         None => {}
     }
-    let html = results_path.with_extension("html");
-    match crate::commands::report::write_html_for(&results_path, &html) {
-        Ok(()) => eprintln!("Report:  {}", html.display()),
-        Err(e) => eprintln!("warning: no HTML report: {e:#}"),
+    crate::history::record_run(&results_path);
+    // `edgebench ab` runs many short halves and reads only the JSONL: it skips the page.
+    if std::env::var_os("EDGEBENCH_NO_REPORT").is_none() {
+        let html = results_path.with_extension("html");
+        match crate::commands::report::write_html_for(&results_path, &html) {
+            Ok(()) => eprintln!("Report:  {}", html.display()),
+            Err(e) => eprintln!("warning: no HTML report: {e:#}"),
+        }
     }
     if cancel.load(Ordering::Relaxed) {
         return Ok(ExitCode::from(130));
