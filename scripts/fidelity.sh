@@ -131,6 +131,24 @@ upstream_file() { # src rel-path base-name
 }
 
 # --- llama-bench ----------------------------------------------------------------------------------
+# llama-bench.cpp from a checkout a few commits away from the vendored tree can call helpers of
+# llama.cpp's `common` library whose signatures moved. Two such drifts are bridged here, both in
+# set-up code outside the timed loop (MoE expert offload patterns, GPU memory fitting), so the
+# measured work is untouched; each applied change is printed.
+adapt_llama_bench() {
+  local work="$1" f="$1/tools/llama-bench/llama-bench.cpp"
+  if grep -q 'llm_ffn_exps_block_regex(' "$f" && ! grep -q 'llm_ffn_exps_block_regex' "$work/common/common.h" \
+    && grep -q 'llm_ffn_block_regex(int idx, const char \* ffn_regex)' "$work/common/common.h"; then
+    sed -i 's/llm_ffn_exps_block_regex(\([^)]*\))/llm_ffn_block_regex(\1, LLM_FFN_EXPS_REGEX)/' "$f"
+    say "adapted llama-bench.cpp: llm_ffn_exps_block_regex(i) -> llm_ffn_block_regex(i, LLM_FFN_EXPS_REGEX) (MoE offload set-up)"
+  fi
+  if [ -f "$work/common/fit.h" ] && grep -q 'common_fit_extra_model \* extra' "$work/common/fit.h" \
+    && ! grep -q 'common_fit_extra_model\|nullptr, *\(params.verbose\|GGML_LOG\)' "$f"; then
+    perl -0pi -e 's/(common_fit_params\((?:[^;]*?),)(\s*)(params\.verbose \? GGML_LOG_LEVEL_DEBUG)/$1$2nullptr,$2$3/s' "$f"
+    grep -q 'nullptr,\s*$' "$f" && say "adapted llama-bench.cpp: common_fit_params(..., nullptr /* no extra model */, log_level) (GPU memory fitting set-up)"
+  fi
+}
+
 setup_llama() {
   local ver tree src cpp
   ver="$(lock_version llama-cpp-sys-2)"
@@ -149,6 +167,7 @@ setup_llama() {
   work="$(working_copy "$tree" "$cache/llama.cpp-$ver")"
   mkdir -p "$work/tools/llama-bench"
   cp "$cpp" "$work/tools/llama-bench/llama-bench.cpp"
+  adapt_llama_bench "$work"
   # Newer llama.cpp keeps llama-bench's body in a function `llama_bench` with `main` elsewhere.
   local sources="llama-bench.cpp"
   if ! grep -q '^int main' "$cpp"; then

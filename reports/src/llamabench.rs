@@ -82,7 +82,9 @@ fn parse_model_type(model_type: &str) -> (String, String, String) {
     let mut words = model_type.splitn(3, ' ');
     let arch = words.next().unwrap_or("").to_string();
     let size = words.next().unwrap_or("").to_string();
+    // Builds before mid-2024 print `mostly Q4_0` for the file type.
     let ftype = words.next().unwrap_or("").trim();
+    let ftype = ftype.strip_prefix("mostly ").unwrap_or(ftype);
     let quant = FTYPES.iter().find(|(name, _)| *name == ftype).map_or_else(
         || {
             ftype
@@ -120,6 +122,32 @@ fn scalar(v: &Value) -> String {
         Value::Bool(b) => if *b { "1" } else { "0" }.to_string(),
         other => other.to_string(),
     }
+}
+
+/// Builds before `backends` existed (2023–2024) print one boolean per backend (`"cuda": true`,
+/// `"metal": false`…): the backend named by the first true flag, or `CPU`.
+fn old_backend_flags(object: &Map<String, Value>) -> Option<String> {
+    if object.contains_key("backends") {
+        return None;
+    }
+    const FLAGS: [(&str, &str); 6] = [
+        ("cuda", "CUDA"),
+        ("metal", "Metal"),
+        ("vulkan", "Vulkan"),
+        ("sycl", "SYCL"),
+        ("kompute", "Kompute"),
+        ("opencl", "OpenCL"),
+    ];
+    let flags: Vec<&str> = FLAGS
+        .iter()
+        .filter(|(field, _)| object.contains_key(*field))
+        .filter(|(field, _)| object.get(*field).and_then(Value::as_bool) == Some(true))
+        .map(|(_, name)| *name)
+        .collect();
+    FLAGS
+        .iter()
+        .any(|(field, _)| object.contains_key(*field))
+        .then(|| flags.first().copied().unwrap_or("CPU").to_string())
 }
 
 /// One llama-bench object as a test. `run_id` names the file it came from, `index` its
@@ -181,7 +209,7 @@ pub fn import(
     if n_depth > 0 {
         workload.push_str(&format!("@d{n_depth}"));
     }
-    let backends = text("backends");
+    let backends = old_backend_flags(object).unwrap_or_else(|| text("backends"));
     let ngl = gpu_layers(object.get("n_gpu_layers"))?;
     let device = if backends.is_empty() || backends == "CPU" || ngl == GpuLayers::None {
         "cpu".to_string()

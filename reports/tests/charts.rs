@@ -540,6 +540,57 @@ fn timeline_file_is_read_from_beside_the_results() {
     );
 }
 
+/// The side file a run writes (`<results>.timeline.jsonl`, one for all its tests) is read once
+/// and cut to each test's span, with the phase in force at the span's start.
+#[test]
+fn a_runs_timeline_side_file_is_cut_per_test() {
+    let dir = tempfile::tempdir().unwrap();
+    let side = [
+        r#"{"record":"timeline","schema_version":1,"run_id":"r","interval_s":0.5,"sensors":["thermal"]}"#,
+        r#"{"record":"channel","channel":"thermal/cpu","quantity":"temperature_c","total":false}"#,
+        r#"{"record":"test","t_s":0.0,"test_id":"r/a"}"#,
+        r#"{"record":"phase","t_s":0.1,"phase":"decode"}"#,
+        r#"{"record":"sample","t_s":0.5,"values":{"thermal/cpu":50.0}}"#,
+        r#"{"record":"sample","t_s":1.0,"values":{"thermal/cpu":51.0}}"#,
+        r#"{"record":"test","t_s":1.2,"test_id":"r/b"}"#,
+        r#"{"record":"sample","t_s":1.5,"values":{"thermal/cpu":60.0}}"#,
+        r#"{"record":"phase","t_s":1.6,"phase":"prefill"}"#,
+        r#"{"record":"sample","t_s":2.0,"values":{"thermal/cpu":61.0}}"#,
+    ]
+    .join("\n");
+    std::fs::write(dir.path().join("run.timeline.jsonl"), side + "\n").unwrap();
+    let mut tests = two_devices();
+    tests.truncate(2);
+    for (t, (id, span)) in tests
+        .iter_mut()
+        .zip([("r/a", [0.0, 1.1]), ("r/b", [1.2, 2.0])])
+    {
+        t.test_id = id.to_string();
+        t.sensors.timeline_file = Some("run.timeline.jsonl".into());
+        t.sensors.timeline_span_s = Some(span);
+    }
+    let (timelines, warnings) = chart::read_test_timelines(&tests, &[dir.path().join("run.jsonl")]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let temps = |id: &str| -> Vec<f64> {
+        timelines[id]
+            .samples
+            .iter()
+            .map(|s| s.readings[0].value)
+            .collect()
+    };
+    assert_eq!(temps("r/a"), [50.0, 51.0]);
+    assert_eq!(temps("r/b"), [60.0, 61.0]);
+    assert_eq!(timelines["r/a"].marks, [(0.1, Phase::Decode)]);
+    assert_eq!(
+        timelines["r/b"].marks,
+        [(1.2, Phase::Decode), (1.6, Phase::Prefill)]
+    );
+    assert_eq!(
+        timelines["r/b"].samples[0].readings[0].quantity,
+        Quantity::TemperatureC
+    );
+}
+
 #[test]
 fn png_is_a_real_image_of_the_chart_size() {
     let tests = two_devices();

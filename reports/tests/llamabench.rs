@@ -180,3 +180,46 @@ fn a_llama_bench_object_with_bad_samples_names_the_file() {
         "{err}"
     );
 }
+
+fn upstream(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/llama-bench-upstream")
+        .join(name)
+}
+
+/// llama-bench's own published output at build 1275 (2023: `cuda`/`metal` flags, `mostly Q4_0`)
+/// and build 5163 (2025: `backends`, `n_gpu_layers: -1`), as JSON and JSONL.
+#[test]
+fn upstream_llama_bench_files_of_two_schemas_import() {
+    let old = read_results(&[upstream("b1275.jsonl")]).unwrap();
+    assert_eq!(old.len(), 2);
+    assert_eq!(old[0].scenario.model, "ggml-model-q4_0");
+    assert_eq!(old[0].scenario.quant, "q4_0");
+    assert_eq!(old[0].scenario.workload, "pp512");
+    assert_eq!(old[1].scenario.workload, "tg128");
+    assert_eq!(old[0].target.library_version, "b1275");
+    assert_eq!(old[0].target.device, "cuda");
+    assert_eq!(old[0].parameters.threads, 16);
+    assert_eq!(old[0].repetitions.len(), 5);
+    assert!((old[0].summary[metric::PP_TPS].mean - 2410.974041).abs() < 0.01);
+    assert!((old[1].summary[metric::TG_TPS].mean - 130.965708).abs() < 0.01);
+
+    let json = read_results(&[upstream("b5163.json")]).unwrap();
+    let jsonl = read_results(&[upstream("b5163.jsonl")]).unwrap();
+    assert_eq!(json.len(), 2);
+    assert_eq!(jsonl.len(), 2);
+    for new in [&json, &jsonl] {
+        assert_eq!(new[0].scenario.model, "Qwen2.5-7B-Instruct-Q4_K_M");
+        assert_eq!(new[0].scenario.quant, "q4_k_m");
+        assert_eq!(new[0].target.library_version, "b5163");
+        assert_eq!(
+            new[0].target.device, "cuda",
+            "n_gpu_layers -1 is all layers"
+        );
+        assert_eq!(new[0].scenario.workload, "pp512");
+        assert_eq!(new[1].scenario.workload, "tg128");
+        assert_eq!(new[0].repetitions.len(), 5);
+    }
+    assert!((json[0].summary[metric::PP_TPS].mean - 7100.0).abs() / 7100.0 < 0.005);
+    assert!((jsonl[1].summary[metric::TG_TPS].mean - 119.84).abs() / 119.84 < 0.005);
+}

@@ -108,21 +108,7 @@ fn load_timelines(
     tests: &[TestRecord],
     results: &[PathBuf],
 ) -> (HashMap<String, Timeline>, Vec<String>) {
-    let mut out = HashMap::new();
-    let mut warnings = Vec::new();
-    for t in tests {
-        let Some(rel) = &t.sensors.timeline_file else {
-            continue;
-        };
-        match chart::read_timeline(rel, results) {
-            Ok(Some(tl)) => {
-                out.insert(t.test_id.clone(), tl);
-            }
-            Ok(None) => {}
-            Err(e) => warnings.push(format!("{e:#}")),
-        }
-    }
-    (out, warnings)
+    chart::read_test_timelines(tests, results)
 }
 
 /// Every chart as SVG, drawn once for both the page and the charts folder.

@@ -19,7 +19,7 @@ mod timeline;
 pub use bars::{energy, roofline, throughput, Bar, BarChart, Facet, Panel};
 pub use choice::{choice, ChoiceChart, ChoicePoint};
 pub use lines::{scaling_prompt, scaling_threads, LineChart, Point, Series};
-pub use timeline::{read_timeline, timeline, timelines, TimelineChart};
+pub use timeline::{read_test_timelines, read_timeline, timeline, timelines, TimelineChart};
 
 use anyhow::{anyhow, Context};
 use edgebench_harness::sampler::Timeline;

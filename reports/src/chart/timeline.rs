@@ -12,6 +12,7 @@ use edgebench_harness::protocol::Phase;
 use edgebench_harness::sampler::{Sample, Timeline};
 use edgebench_harness::schema::{metric, TestRecord};
 use edgebench_harness::sensors::Quantity;
+use edgebench_harness::timeline_file;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::HashMap;
@@ -500,9 +501,70 @@ fn power_series(tl: &Timeline, t0: f64) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// The sensor timelines of these tests, found beside the results (see [`read_timeline`]), keyed
+/// by test id. A run's side file (`<results>.timeline.jsonl`, one for all its tests) is read once
+/// and cut to each test's `timeline_span_s`. A file that cannot be read is one warning naming it.
+pub fn read_test_timelines(
+    tests: &[TestRecord],
+    results_paths: &[PathBuf],
+) -> (HashMap<String, Timeline>, Vec<String>) {
+    let mut files: HashMap<&str, Option<Timeline>> = HashMap::new();
+    let mut out = HashMap::new();
+    let mut warnings = Vec::new();
+    for t in tests {
+        let Some(rel) = t.sensors.timeline_file.as_deref() else {
+            continue;
+        };
+        let whole = files
+            .entry(rel)
+            .or_insert_with(|| match read_timeline(rel, results_paths) {
+                Ok(tl) => tl,
+                Err(e) => {
+                    warnings.push(format!("{e:#}"));
+                    None
+                }
+            });
+        if let Some(whole) = whole {
+            let tl = match t.sensors.timeline_span_s {
+                Some(span) => cut(whole, span),
+                None => whole.clone(),
+            };
+            out.insert(t.test_id.clone(), tl);
+        }
+    }
+    (out, warnings)
+}
+
+/// The part of a run's timeline within `[from, to]`; the phase in force at `from` is kept.
+fn cut(tl: &Timeline, [from, to]: [f64; 2]) -> Timeline {
+    let within = |t: f64| t >= from && t <= to;
+    let mut marks: Vec<(f64, Phase)> = Vec::new();
+    if let Some((_, phase)) = tl.marks.iter().rev().find(|(t, _)| *t < from) {
+        marks.push((from, *phase));
+    }
+    marks.extend(tl.marks.iter().filter(|(t, _)| within(*t)).cloned());
+    Timeline {
+        sensors: tl.sensors.clone(),
+        samples: tl
+            .samples
+            .iter()
+            .filter(|s| within(s.t_s))
+            .cloned()
+            .collect(),
+        marks,
+        warnings: tl
+            .warnings
+            .iter()
+            .filter(|(t, _)| within(*t))
+            .cloned()
+            .collect(),
+    }
+}
+
 /// Read a test's sensor timeline file: `rel` (as the record names it) is resolved against the
-/// folder of each results path given (a file's folder, or the folder itself). The file is the
-/// harness's `Timeline` as JSON, or JSONL with one sample (`{"t_s":…,"readings":[…]}`) a line.
+/// folder of each results path given (a file's folder, or the folder itself). The file is a run's
+/// side file as the sampler writes it (see `edgebench_harness::timeline_file`), the harness's
+/// `Timeline` as JSON, or JSONL with one sample (`{"t_s":…,"readings":[…]}`) a line.
 /// `Ok(None)` when no such file exists; an error names the file and what is wrong with it.
 pub fn read_timeline(rel: &str, results_paths: &[PathBuf]) -> anyhow::Result<Option<Timeline>> {
     let candidates = results_paths.iter().map(|p| {
@@ -518,6 +580,11 @@ pub fn read_timeline(rel: &str, results_paths: &[PathBuf]) -> anyhow::Result<Opt
     };
     let text =
         std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if text.starts_with(r#"{"record":"timeline""#) {
+        return timeline_file::read(&path)
+            .map(|data| Some(data.timeline))
+            .map_err(|e| anyhow::anyhow!("{e}"));
+    }
     if let Ok(tl) = serde_json::from_str::<Timeline>(&text) {
         return Ok(Some(tl));
     }
