@@ -43,8 +43,10 @@ fi
 # by edgebench; its tests run their own on 127.0.0.1).
 need_pkgs=()
 want_pkgs=(gcc g++ pkg-config cmake libclang-dev ccache openssh-client openssh-server)
-# Chromium only when asked: it is big, and the browser test skips (saying so) without it.
-if [ "$with_chromium" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+# Chromium only when asked: it is big, and the browser test skips (saying so) without it. A
+# browser the test also accepts (Ubuntu's chromium-browser, Google Chrome, as on GitHub's runners,
+# where Ubuntu has no `chromium` package) is used as it is.
+if [ "$with_chromium" = 1 ] && ! command -v chromium chromium-browser google-chrome google-chrome-stable >/dev/null 2>&1; then
   want_pkgs+=(chromium)
 fi
 if command -v dpkg >/dev/null 2>&1; then

@@ -110,9 +110,16 @@ fn info_describes_the_build() {
     for q in Quant::ALL {
         assert!(info.quants.contains(&q.name().to_string()), "{q}");
     }
-    if cfg!(target_arch = "x86_64") && std::is_x86_feature_detected!("avx2") {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
         assert!(info.build_flags.contains(&"avx2".to_string()));
     }
+    #[cfg(target_arch = "aarch64")]
+    assert!(
+        info.build_flags.contains(&"neon".to_string()),
+        "{:?}",
+        info.build_flags
+    );
     assert!(info.extra.contains_key("threads"));
 }
 

@@ -143,26 +143,47 @@ fn info_describes_the_build() {
     );
     assert!(info.extra["load_options"].contains("flash_attn"));
     // The build is for this CPU: every SIMD extension it has that ggml reports is on.
-    if cfg!(target_arch = "x86_64") && std::is_x86_feature_detected!("avx2") {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            assert!(
+                info.build_flags.contains(&"avx2".to_string()),
+                "{:?}",
+                info.build_flags
+            );
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            assert!(
+                info.build_flags.contains(&"avx512".to_string()),
+                "{:?}",
+                info.build_flags
+            );
+        }
+    }
+    // On ARM: the int8 dot-product kernels Q4/Q8 models use (a Pi 5, a Jetson Orin, Apple M).
+    #[cfg(target_arch = "aarch64")]
+    if std::arch::is_aarch64_feature_detected!("dotprod") {
         assert!(
-            info.build_flags.contains(&"avx2".to_string()),
+            info.build_flags.contains(&"dotprod".to_string()),
             "{:?}",
             info.build_flags
         );
     }
-    if cfg!(target_arch = "x86_64") && std::is_x86_feature_detected!("avx512f") {
-        assert!(
-            info.build_flags.contains(&"avx512".to_string()),
-            "{:?}",
-            info.build_flags
-        );
-    }
+    // Native on Linux, unless built for a named CPU profile (scripts/cross.sh passes the
+    // profile's ARM architecture to ggml in GGML_CPU_ARM_ARCH).
     if cfg!(target_os = "linux") {
-        assert!(
-            info.extra["cpu_build"].starts_with("native"),
-            "{:?}",
-            info.extra
-        );
+        match option_env!("GGML_CPU_ARM_ARCH").filter(|a| !a.is_empty()) {
+            Some(arch) => assert!(
+                info.extra["cpu_build"].contains(arch),
+                "{arch}: {:?}",
+                info.extra
+            ),
+            None => assert!(
+                info.extra["cpu_build"].starts_with("native"),
+                "{:?}",
+                info.extra
+            ),
+        }
     }
 }
 
