@@ -286,7 +286,7 @@ fn too_big(model: &ModelSource, estimate: &MemoryEstimate, sel: &Selection) -> O
 mod tests {
     use super::*;
     use edgebench_scenarios::whisper::{WhisperFormat, WhisperQuant};
-    use edgebench_scenarios::Quant;
+    use edgebench_scenarios::{Catalog, Quant};
 
     fn target(
         name: &'static str,

@@ -131,8 +131,8 @@ fn paths_in(text: &str) -> Vec<String> {
     out
 }
 
-/// The module a path from `module` leads to (the longest module it names), and whether it
-/// names an item of the crate root.
+/// The module a path from `module` leads to: the longest module (file) it names, the root when
+/// it names an item of `main.rs`.
 fn resolve(module: &Module, path: &str, modules: &BTreeSet<Module>) -> Option<Module> {
     let mut segments = path.split("::").peekable();
     let mut base: Module = match segments.next()? {
