@@ -1,27 +1,26 @@
 #!/usr/bin/env bash
-# Did a commit make edgebench's targets slower? Builds two commits, runs the same suite with
-# each, interleaved (A B A B …, so a machine that drifts between minutes — FIELD-NOTES saw
-# 50% — drifts for both), then `edgebench compare`, which exits 1 on a significant regression.
+# Did a commit make edgebench's targets slower? Builds two commits, then `edgebench ab` runs the
+# same tests with each in paired blocks (ABBA/BAAB, so a machine that drifts between minutes —
+# 50% has been seen — drifts for both; see docs/field-notes.md) until the difference is known or the budget is spent,
+# and exits 1 on a significant regression.
 #
-#   scripts/compare-commits.sh BASE_REV CANDIDATE_REV [ROUNDS] [-- edgebench run args...]
-#   scripts/compare-commits.sh main HEAD 3 -- --suite tiny -r 3
+#   scripts/compare-commits.sh BASE_REV CANDIDATE_REV [-- edgebench run args...]
+#   scripts/compare-commits.sh main HEAD -- --suite tiny --target candle
+#   AB_ARGS="--budget 20m --threshold 2" scripts/compare-commits.sh main HEAD
 #
-# Each round appends to target/compare/{base,candidate}.jsonl; compare pools every round's
-# repetitions per test (3 rounds × 3 repetitions = 9 a side). The Markdown summary for a pull
-# request is written to target/compare/summary.md.
+# Results go to target/compare/ab/ (a.jsonl, b.jsonl, blocks.csv, ratios.csv); the Markdown
+# summary for a pull request to target/compare/summary.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 2 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
 base_rev="$1"; cand_rev="$2"; shift 2
-rounds=3
-if [ $# -gt 0 ] && [ "$1" != "--" ]; then rounds="$1"; shift; fi
 [ "${1:-}" = "--" ] && shift
 run_args=("$@")
-[ ${#run_args[@]} -gt 0 ] || run_args=(--suite tiny -r 3)
+[ ${#run_args[@]} -gt 0 ] || run_args=(--suite tiny --target candle -t 1)
+read -r -a ab_args <<< "${AB_ARGS:-}"
 
 out="$PWD/target/compare"
 mkdir -p "$out"
-rm -f "$out/base.jsonl" "$out/candidate.jsonl"
 base_id="$(git rev-parse --short "$base_rev")"
 cand_id="$(git rev-parse --short "$cand_rev")"
 build() { # commit → target/compare/bin-<commit>/ with its edgebench and target workers
@@ -37,12 +36,8 @@ build() { # commit → target/compare/bin-<commit>/ with its edgebench and targe
 }
 build "$base_id"
 build "$cand_id"
-for round in $(seq 1 "$rounds"); do
-  echo "round $round/$rounds: $base_rev ($base_id)" >&2
-  "$out/bin-$base_id/edgebench" run "${run_args[@]}" --results "$out/base.jsonl" >/dev/null || echo "  (some tests failed; see the results)" >&2
-  echo "round $round/$rounds: $cand_rev ($cand_id)" >&2
-  "$out/bin-$cand_id/edgebench" run "${run_args[@]}" --results "$out/candidate.jsonl" >/dev/null || echo "  (some tests failed; see the results)" >&2
-done
-# The candidate's edgebench compares (it must have `compare`).
-"$out/bin-$cand_id/edgebench" compare "$out/base.jsonl" "$out/candidate.jsonl" \
-  --markdown "$out/summary.md"
+# The candidate's edgebench drives both (it must have `ab`); each side runs its own binaries.
+rm -rf "$out/ab"
+"$out/bin-$cand_id/edgebench" ab --a-bin "$out/bin-$base_id" --a-name "$base_rev ($base_id)" \
+  --b-bin "$out/bin-$cand_id" --b-name "$cand_rev ($cand_id)" --out "$out/ab" \
+  --markdown "$out/summary.md" "${ab_args[@]}" -- "${run_args[@]}"

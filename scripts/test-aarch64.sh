@@ -11,8 +11,8 @@
 # models), `edgebench list targets`, `run --suite tiny`, `check`, `device` on the Pi 5 and Jetson
 # fixture trees, and the tarball unpacked into an empty folder and run with no set-up step
 # (scripts/cross/emulated-checks.sh). Emulated timings are meaningless; every result says so.
-# Slow on a small machine (the first build and the emulated tests take tens of minutes): it is
-# not part of scripts/test.sh.
+# Slow: on a loaded 2-core machine the first cross build took about two hours and the emulated
+# tests more than 55 minutes (README). It is not part of scripts/test.sh or .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

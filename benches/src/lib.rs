@@ -33,6 +33,68 @@ pub const LLAMA3_8B_SHAPES: [LayerShape; 3] = [
     },
 ];
 
+/// Phi-3 mini (hidden 3072, FFN 8192): fused q/k/v, attention output, fused FFN gate+up, FFN
+/// down.
+pub const PHI3_MINI_SHAPES: [LayerShape; 4] = [
+    LayerShape {
+        name: "phi3 qkv 9216x3072",
+        rows: 9216,
+        cols: 3072,
+    },
+    LayerShape {
+        name: "phi3 attn_o 3072x3072",
+        rows: 3072,
+        cols: 3072,
+    },
+    LayerShape {
+        name: "phi3 ffn_gate_up 16384x3072",
+        rows: 16384,
+        cols: 3072,
+    },
+    LayerShape {
+        name: "phi3 ffn_down 3072x8192",
+        rows: 3072,
+        cols: 8192,
+    },
+];
+
+/// Small shapes for a quick look (`EDGEBENCH_BENCH_QUICK=1`): seconds instead of minutes.
+pub const QUICK_SHAPES: [LayerShape; 2] = [
+    LayerShape {
+        name: "quick 1024x1024",
+        rows: 1024,
+        cols: 1024,
+    },
+    LayerShape {
+        name: "quick 2048x1024",
+        rows: 2048,
+        cols: 1024,
+    },
+];
+
+/// The shapes a bench runs: Llama 3 8B's and Phi-3 mini's, or [`QUICK_SHAPES`] when
+/// `EDGEBENCH_BENCH_QUICK` is set.
+pub fn shapes() -> Vec<LayerShape> {
+    if std::env::var_os("EDGEBENCH_BENCH_QUICK").is_some() {
+        QUICK_SHAPES.to_vec()
+    } else {
+        LLAMA3_8B_SHAPES
+            .iter()
+            .chain(&PHI3_MINI_SHAPES)
+            .copied()
+            .collect()
+    }
+}
+
+/// Compute threads: `EDGEBENCH_BENCH_THREADS`, else every core.
+pub fn threads() -> usize {
+    std::env::var("EDGEBENCH_BENCH_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .filter(|t| *t > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// Batch sizes: 1 is a decode step (matrix × vector), 512 a prompt chunk (llama-bench pp512).
 pub const BATCHES: [usize; 2] = [1, 512];
 

@@ -4,10 +4,12 @@
 //! against the catalog, this device and the built targets into a plan (`--dry-run` prints it),
 //! then run the plan and export what was measured.
 
+mod ab;
 mod choose;
 mod commands;
 mod fleet;
 mod gguf;
+mod history;
 mod memfit;
 mod meta;
 mod model;
@@ -78,6 +80,11 @@ enum Command {
     Choose(commands::choose::ChooseArgs),
     /// Benchmark every device of an Ansible inventory over ssh and merge the results.
     Fleet(fleet::FleetArgs),
+    /// A/B: the same tests on two builds, libraries or option sets, interleaved in paired
+    /// blocks; exit 1 on a significant regression.
+    Ab(Box<ab::AbArgs>),
+    /// The trend of a test over builds, from the local history database (every run adds to it).
+    History(history::HistoryArgs),
 }
 
 fn main() -> ExitCode {
@@ -109,6 +116,7 @@ fn main() -> ExitCode {
             | Command::Report(_)
             | Command::Compare(_)
             | Command::Choose(_)
+            | Command::History(_)
     ) {
         // SAFETY: called before any thread is started; restores the default disposition.
         unsafe {
@@ -126,6 +134,8 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(args),
         Command::Choose(args) => commands::choose::run(args),
         Command::Fleet(args) => fleet::run(args),
+        Command::Ab(args) => ab::run(*args),
+        Command::History(args) => history::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -1,7 +1,7 @@
 //! The measuring core of edgebench.
 //!
 //! Everything that *measures* lives here; reports only read what this crate writes.
-//! The seams (see `shared/DESIGN.md`):
+//! The seams (the README's "Layout"; docs/sensors.md has the device facts sensors rely on):
 //! - [`target::Target`]: a backend's primitive operations, run inside a worker process
 //!   ([`worker::serve`]) and driven from the harness through [`client::WorkerClient`].
 //! - [`sensors::Sensor`] and [`sampler::Sampler`]: background readings with phase markers.

@@ -1,6 +1,6 @@
 //! Device sensors, recognition, throttle verdicts, cooldown and the timeline file on fixture
 //! trees that copy real devices (Raspberry Pi 5, Jetson Orin Nano and AGX Orin, an x86 desktop
-//! with hwmon chips; see shared/SENSORS.md and the sources named in each sensor's module).
+//! with hwmon chips; see docs/sensors.md and the sources named in each sensor's module).
 
 use edgebench_harness::cooldown::{self, CooldownConfig};
 use edgebench_harness::protocol::Phase;

@@ -1,4 +1,4 @@
-//! Sensors and the sampler on fixture trees copied from real devices (shared/SENSORS.md).
+//! Sensors and the sampler on fixture trees copied from real devices (docs/sensors.md).
 
 use edgebench_harness::protocol::Phase;
 use edgebench_harness::sampler::Sampler;

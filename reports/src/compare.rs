@@ -120,6 +120,10 @@ pub struct Comparison {
     /// Tests only the baseline has (not run, or renamed, in the candidate).
     pub only_baseline: Vec<TestKey>,
     pub only_candidate: Vec<TestKey>,
+    /// The command that compared (`compare`, `ab`), for the summary's heading.
+    pub command: &'static str,
+    /// How the sides were compared, in words (the test, its unit, α and the threshold).
+    pub method: String,
 }
 
 /// Raw repetitions of every run of each test, by key.
@@ -159,40 +163,13 @@ pub fn compare(baseline: &[TestRecord], candidate: &[TestRecord], options: Optio
             let Some(stats) = stats::compare_samples(&x, &y, options.alpha, options.noise) else {
                 continue;
             };
-            let (outcome, why) = match stats.verdict {
-                Verdict::Increased | Verdict::Decreased => {
-                    let up = stats.verdict == Verdict::Increased;
-                    let good = up == (better == Better::Higher);
-                    let outcome = if good {
-                        Outcome::Improved
-                    } else {
-                        Outcome::Regressed
-                    };
-                    (outcome, String::new())
-                }
-                Verdict::NotSignificant => (
-                    Outcome::NoChange,
-                    format!("p = {:.3} ≥ {}", stats.test.p_value, options.alpha),
-                ),
-                Verdict::WithinNoise => (
-                    Outcome::NoChange,
-                    format!(
-                        "significant, but the interval reaches inside ±{}%",
-                        options.noise * 100.0
-                    ),
-                ),
-                Verdict::TooFewSamples => (
-                    Outcome::Inconclusive,
-                    format!(
-                        "{} × {} repetitions cannot reach p < {} (the smallest possible p is \
-                         {:.3}); run more repetitions (-r 5)",
-                        x.len(),
-                        y.len(),
-                        options.alpha,
-                        stats.test.min_p_value
-                    ),
-                ),
-            };
+            let (outcome, why) = judge(
+                &stats,
+                better,
+                &options,
+                (x.len(), y.len()),
+                "repetitions (-r 5)",
+            );
             metrics.push(MetricChange {
                 metric: name,
                 name: label,
@@ -225,6 +202,54 @@ pub fn compare(baseline: &[TestRecord], candidate: &[TestRecord], options: Optio
             .filter(|k| !base.contains_key(*k))
             .cloned()
             .collect(),
+        command: "compare",
+        method: format!(
+            "Mann–Whitney U on raw repetitions, α = {}, noise threshold ±{}%",
+            options.alpha,
+            options.noise * 100.0
+        ),
+    }
+}
+
+/// What a comparison's verdict means for a metric whose better direction is `better`, and why
+/// it is no change or inconclusive, in words; `more` names what to add when the samples are
+/// too few ("repetitions (-r 5)", "blocks").
+pub fn judge(
+    stats: &SampleComparison,
+    better: Better,
+    options: &Options,
+    sizes: (usize, usize),
+    more: &str,
+) -> (Outcome, String) {
+    match stats.verdict {
+        Verdict::Increased | Verdict::Decreased => {
+            let up = stats.verdict == Verdict::Increased;
+            let good = up == (better == Better::Higher);
+            let outcome = if good {
+                Outcome::Improved
+            } else {
+                Outcome::Regressed
+            };
+            (outcome, String::new())
+        }
+        Verdict::NotSignificant => (
+            Outcome::NoChange,
+            format!("p = {:.3} ≥ {}", stats.test.p_value, options.alpha),
+        ),
+        Verdict::WithinNoise => (
+            Outcome::NoChange,
+            format!(
+                "significant, but the interval reaches inside ±{}%",
+                options.noise * 100.0
+            ),
+        ),
+        Verdict::TooFewSamples => (
+            Outcome::Inconclusive,
+            format!(
+                "{} × {} cannot reach p < {} (the smallest possible p is {:.3}); run more {more}",
+                sizes.0, sizes.1, options.alpha, stats.test.min_p_value
+            ),
+        ),
     }
 }
 
@@ -260,11 +285,7 @@ impl Comparison {
     }
 
     fn method(&self) -> String {
-        format!(
-            "Mann–Whitney U on raw repetitions, α = {}, noise threshold ±{}%",
-            self.options.alpha,
-            self.options.noise * 100.0
-        )
+        self.method.clone()
     }
 
     /// A Markdown summary for a pull-request comment: the verdict first, then regressions and
@@ -276,7 +297,7 @@ impl Comparison {
         } else {
             "✅ **No performance regression**"
         };
-        let _ = writeln!(out, "### edgebench compare\n");
+        let _ = writeln!(out, "### edgebench {}\n", self.command);
         let _ = writeln!(out, "{verdict}: {}.\n", self.headline());
         let _ = writeln!(
             out,

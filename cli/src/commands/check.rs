@@ -186,8 +186,12 @@ pub fn tolerance(format: &str, quant: Quant) -> Tolerance {
         return onnx_tolerance(quant);
     }
     match quant {
-        Quant::F32 | Quant::F16 => Tolerance {
+        Quant::F32 => Tolerance {
             max_rel: 0.005,
+            top1: 0.99,
+        },
+        Quant::F16 => Tolerance {
+            max_rel: F16_MAX_REL,
             top1: 0.99,
         },
         // Measured up to 0.05 for Gemma at q8_0: its synthetic residual branches are scaled up
@@ -199,6 +203,17 @@ pub fn tolerance(format: &str, quant: Quant) -> Tolerance {
         },
     }
 }
+
+/// The largest `max rel` of an F16 model (fp16 for GenAI). On ARM CPUs with FP16 vector
+/// arithmetic (Raspberry Pi 5, Jetson Orin, Apple M) ggml sums F16 dot products in F16 and ONNX
+/// Runtime runs more of its fp16 graph in fp16, where candle sums in F32: measured on the Pi 5
+/// build under QEMU's Cortex-A76, max rel 0.0053 for llama.cpp (gemma-2b-tiny) and 0.0067 for
+/// ONNX Runtime (llama3-8b-tiny), every token agreeing. Elsewhere ≤ 0.002.
+const F16_MAX_REL: f32 = if cfg!(target_arch = "aarch64") {
+    0.01
+} else {
+    0.005
+};
 
 /// The tolerance of a target reading ONNX Runtime GenAI folders, which runs the GenAI
 /// counterpart of `quant` (README, "Do the targets agree?"). Measured on the four tiny models,
@@ -218,7 +233,8 @@ pub fn tolerance(format: &str, quant: Quant) -> Tolerance {
 fn onnx_tolerance(quant: Quant) -> Tolerance {
     let t = |max_rel, top1| Tolerance { max_rel, top1 };
     match quant {
-        Quant::F32 | Quant::F16 => t(0.005, 0.99),
+        Quant::F32 => t(0.005, 0.99),
+        Quant::F16 => t(F16_MAX_REL, 0.99),
         Quant::Q8_0 => t(0.12, 0.75),
         Quant::Q4_0 => t(0.30, 0.60),
         Quant::Q4KM | Quant::Q5KM => t(1.0, 0.20),

@@ -12,7 +12,8 @@ use std::process::ExitCode;
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// Baseline results: a JSONL file, a folder of them, or llama-bench JSON/JSONL
+    /// Baseline results: a JSONL file, a folder of them, llama-bench JSON/JSONL, or a build
+    /// (edgebench commit or git tag) in the history database (`edgebench history`)
     pub baseline: PathBuf,
     /// Candidate results, the same kinds
     pub candidate: PathBuf,
@@ -44,8 +45,12 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     if !(args.alpha > 0.0 && args.alpha < 1.0) {
         anyhow::bail!("--alpha {} is not between 0 and 1", args.alpha);
     }
-    let baseline = edgebench_reports::read_results(std::slice::from_ref(&args.baseline))?;
-    let candidate = edgebench_reports::read_results(std::slice::from_ref(&args.candidate))?;
+    // A side that is not a file is a build (commit, tag) in the history database.
+    let read = |p: &PathBuf| match p.exists() {
+        true => edgebench_reports::read_results(std::slice::from_ref(p)),
+        false => crate::history::records_of_build(&p.display().to_string()),
+    };
+    let (baseline, candidate) = (read(&args.baseline)?, read(&args.candidate)?);
     let result = compare(
         &baseline,
         &candidate,

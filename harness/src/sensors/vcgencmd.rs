@@ -256,7 +256,7 @@ mod tests {
 
     #[test]
     fn every_throttled_bit_now_and_since_boot() {
-        // Under-voltage and throttled now and since boot (SENSORS.md's example).
+        // Under-voltage and throttled now and since boot (docs/sensors.md's example).
         let d = decode_throttled(parse_throttled("throttled=0x50005\n").unwrap());
         let names = |f: fn(&(ThrottledBit, bool, bool)) -> bool| -> Vec<&str> {
             d.iter().filter(|x| f(x)).map(|x| x.0.name).collect()

@@ -3,7 +3,7 @@
 //!
 //! **Test: Mann–Whitney U (Wilcoxon rank-sum), two-sided.** Benchmark repetitions are few
 //! (3–20) and not reliably normal: one repetition disturbed by a background task is common, and
-//! FIELD-NOTES records batches minutes apart moving by up to 50%. A rank test makes no
+//! docs/field-notes.md records batches minutes apart moving by up to 50%. A rank test makes no
 //! assumption about the shape of the distribution, one wild repetition moves it by one rank
 //! only, and for the sample sizes benchmarks afford its p-value is *exact* (the null
 //! distribution of U is enumerated, [`u_distribution`]), where a bootstrap with 3–5 samples can

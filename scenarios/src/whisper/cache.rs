@@ -1,36 +1,100 @@
 //! Synthetic Whisper models in the model cache, one file or folder per (model, quantization,
-//! format, seed), written once and reused. A model counts as complete when its sidecar
-//! `<path>.json` (written last, after the file or folder was renamed into place) matches.
+//! format, seed): `ggml-<model>-<quant>-s<seed>-<hash>.bin` for whisper.cpp, a
+//! `<model>-<quant>-s<seed>-<hash>.<kind>` folder for the others.
 
-use super::{ggml, hf, onnx, WhisperFormat, WhisperQuant, WhisperSpec};
-use crate::synth::{CachedModel, SynthReport};
-use anyhow::{bail, Context};
-use serde::{Deserialize, Serialize};
+use super::{ggml, hf, optimum};
+use crate::cache::{self, Artifact, CachedModel, Label};
+use crate::catalog::{WhisperFormat, WhisperQuant, WhisperSpec};
+use crate::output::SynthReport;
+use anyhow::bail;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
-/// Version of the Whisper weight generator and file layouts; bump when bytes change.
-pub const GENERATOR_VERSION: u32 = 1;
+pub use super::arch::GENERATOR_VERSION;
 
-fn spec_hash(spec: &WhisperSpec, quant: WhisperQuant, format: WhisperFormat, seed: u64) -> String {
-    let key = format!(
-        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
-        spec.n_vocab,
-        spec.n_audio_ctx,
-        spec.n_audio_state,
-        spec.n_audio_head,
-        spec.n_audio_layer,
-        spec.n_text_ctx,
-        spec.n_text_state,
-        spec.n_text_head,
-        spec.n_text_layer,
-        spec.n_mels,
-        quant.name(),
-        format.name(),
-        seed,
-        GENERATOR_VERSION,
-    );
-    hex::encode(&Sha256::digest(key.as_bytes())[..6])
+/// A Whisper model of one size, quantization, format and seed.
+pub struct WhisperArtifact<'a> {
+    pub spec: &'a WhisperSpec,
+    pub quant: WhisperQuant,
+    pub format: WhisperFormat,
+    pub seed: u64,
+}
+
+impl WhisperArtifact<'_> {
+    fn spec_hash(&self) -> String {
+        let s = self.spec;
+        let key = format!(
+            "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+            s.n_vocab,
+            s.n_audio_ctx,
+            s.n_audio_state,
+            s.n_audio_head,
+            s.n_audio_layer,
+            s.n_text_ctx,
+            s.n_text_state,
+            s.n_text_head,
+            s.n_text_layer,
+            s.n_mels,
+            self.quant.name(),
+            self.format.name(),
+            self.seed,
+            GENERATOR_VERSION,
+        );
+        hex::encode(&Sha256::digest(key.as_bytes())[..6])
+    }
+}
+
+impl Artifact for WhisperArtifact<'_> {
+    fn key(&self) -> String {
+        let stem = format!(
+            "{}-{}-s{}-{}",
+            self.spec.name,
+            self.quant.name(),
+            self.seed,
+            self.spec_hash()
+        );
+        match self.format {
+            WhisperFormat::Ggml => format!("ggml-{stem}.bin"),
+            WhisperFormat::Safetensors => format!("{stem}.hf"),
+            WhisperFormat::Gguf => format!("{stem}.candle-gguf"),
+            WhisperFormat::Onnx => format!("{stem}.onnx"),
+        }
+    }
+
+    fn label(&self) -> Label {
+        Label {
+            seed: self.seed,
+            model: self.spec.name.clone(),
+            quant: self.quant.name().into(),
+            format: Some(serde_json::to_value(self.format).expect("an enum serializes")),
+            generator_version: GENERATOR_VERSION.into(),
+        }
+    }
+
+    fn planned_bytes(&self) -> u64 {
+        planned_bytes(self.spec, self.quant, self.format)
+    }
+
+    fn write(
+        &self,
+        path: &Path,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> anyhow::Result<SynthReport> {
+        write(
+            self.spec,
+            self.quant,
+            self.format,
+            self.seed,
+            path,
+            progress,
+        )
+    }
+
+    /// Complete when the file or folder is there: the sidecar is written after it is moved
+    /// into place.
+    fn inspect(&self, path: &Path, _recorded_bytes: u64) -> bool {
+        path.exists()
+    }
 }
 
 /// Where the cache keeps `spec` at `quant` in `format`: `ggml-<model>-<quant>-s<seed>-<hash>.bin`
@@ -42,25 +106,20 @@ pub fn cache_path(
     format: WhisperFormat,
     seed: u64,
 ) -> PathBuf {
-    let stem = format!(
-        "{}-{}-s{seed}-{}",
-        spec.name,
-        quant.name(),
-        spec_hash(spec, quant, format, seed)
-    );
-    models_dir.join(match format {
-        WhisperFormat::Ggml => format!("ggml-{stem}.bin"),
-        WhisperFormat::Safetensors => format!("{stem}.hf"),
-        WhisperFormat::Gguf => format!("{stem}.candle-gguf"),
-        WhisperFormat::Onnx => format!("{stem}.onnx"),
-    })
+    let artifact = WhisperArtifact {
+        spec,
+        quant,
+        format,
+        seed,
+    };
+    models_dir.join(artifact.key())
 }
 
 /// Bytes of weights the synthetic model will have (the file, or the folder's weights file).
 pub fn planned_bytes(spec: &WhisperSpec, quant: WhisperQuant, format: WhisperFormat) -> u64 {
     match format {
         WhisperFormat::Ggml => ggml::planned_bytes(spec, quant),
-        WhisperFormat::Onnx => onnx::planned_bytes(spec, quant),
+        WhisperFormat::Onnx => optimum::planned_bytes(spec, quant),
         _ => hf::planned_bytes(spec, quant),
     }
 }
@@ -89,26 +148,7 @@ pub fn write(
         WhisperFormat::Ggml => ggml::write(spec, quant, seed, path, progress),
         WhisperFormat::Safetensors => hf::write_safetensors(spec, quant, seed, path, progress),
         WhisperFormat::Gguf => hf::write_gguf(spec, quant, seed, path, progress),
-        WhisperFormat::Onnx => onnx::write(spec, quant, seed, path, progress),
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Sidecar {
-    sha256: String,
-    bytes: u64,
-    seed: u64,
-    model: String,
-    quant: WhisperQuant,
-    format: WhisperFormat,
-    generator_version: u32,
-}
-
-fn remove(path: &Path) {
-    if path.is_dir() {
-        let _ = std::fs::remove_dir_all(path);
-    } else {
-        let _ = std::fs::remove_file(path);
+        WhisperFormat::Onnx => optimum::write(spec, quant, seed, path, progress),
     }
 }
 
@@ -121,60 +161,11 @@ pub fn ensure_cached(
     seed: u64,
     progress: &mut dyn FnMut(u64, u64),
 ) -> anyhow::Result<CachedModel> {
-    let path = cache_path(models_dir, spec, quant, format, seed);
-    let sidecar = crate::synth::sidecar_path(&path);
-    if let Some(sc) = std::fs::read_to_string(&sidecar)
-        .ok()
-        .and_then(|t| serde_json::from_str::<Sidecar>(&t).ok())
-        .filter(|sc| sc.seed == seed && sc.generator_version == GENERATOR_VERSION)
-        .filter(|_| path.exists())
-    {
-        return Ok(CachedModel {
-            path,
-            sha256: sc.sha256,
-            bytes: sc.bytes,
-            seed,
-            synthesized: None,
-        });
-    }
-    std::fs::create_dir_all(models_dir)
-        .with_context(|| format!("creating model cache {}", models_dir.display()))?;
-    let _ = std::fs::remove_file(&sidecar);
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(format!(".partial.{}", std::process::id()));
-    let partial = PathBuf::from(partial);
-    remove(&partial);
-    let mut report = match write(spec, quant, format, seed, &partial, progress) {
-        Ok(r) => r,
-        Err(e) => {
-            remove(&partial);
-            return Err(e);
-        }
-    };
-    remove(&path);
-    std::fs::rename(&partial, &path)
-        .with_context(|| format!("moving {} into place", path.display()))?;
-    report.path = path.clone();
-    let sc = Sidecar {
-        sha256: report.sha256.clone(),
-        bytes: report.bytes,
-        seed,
-        model: spec.name.clone(),
+    let artifact = WhisperArtifact {
+        spec,
         quant,
         format,
-        generator_version: GENERATOR_VERSION,
-    };
-    let mut tmp = sidecar.as_os_str().to_owned();
-    tmp.push(format!(".partial.{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, serde_json::to_string_pretty(&sc)?)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &sidecar).with_context(|| format!("writing {}", sidecar.display()))?;
-    Ok(CachedModel {
-        path,
-        sha256: report.sha256.clone(),
-        bytes: report.bytes,
         seed,
-        synthesized: Some(report),
-    })
+    };
+    cache::ensure(models_dir, &artifact, progress)
 }

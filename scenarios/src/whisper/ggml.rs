@@ -18,12 +18,14 @@
 //! whisper.cpp itself does not notice a file cut inside its last tensor (it reads what is
 //! there), so [`inspect`] checks every header and size first.
 
-use super::{mel, tensors, WhisperQuant, WhisperSpec};
-use crate::gguf::data_bytes;
-use crate::synth::{HashingWriter, SynthReport, REPORT_EVERY};
+use super::arch::{tensor_data, tensors, WhisperTensor};
+use super::mel;
+use crate::catalog::{WhisperQuant, WhisperSpec};
+use crate::output::{HashingWriter, SynthReport};
+use crate::weights::data_bytes;
 use anyhow::{bail, Context};
 use candle_core::quantized::GgmlDType;
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 use std::time::Instant;
@@ -202,19 +204,12 @@ pub fn write(
     let file =
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     progress(0, total);
-    let mut w = HashingWriter {
-        inner: BufWriter::with_capacity(1 << 20, file),
-        hasher: Sha256::new(),
-        pos: 0,
-        total,
-        next_report: REPORT_EVERY,
-        progress,
-    };
+    let mut w = HashingWriter::new(BufWriter::with_capacity(1 << 20, file), total, progress);
     let io = |e: std::io::Error| anyhow::anyhow!("writing {}: {e}", path.display());
     w.write_all(&header).map_err(io)?;
     for t in tensors(spec) {
         let dtype = t.ggml_dtype(quant);
-        let q = super::tensor_data(spec, seed, &t, dtype)?;
+        let q = tensor_data(spec, seed, &t, dtype)?;
         w.write_all(&tensor_header(&t.name, &t.shape, dtype))
             .map_err(io)?;
         w.write_all(&q.data()?).map_err(io)?;
@@ -312,6 +307,42 @@ pub fn inspect(path: &Path) -> anyhow::Result<GgmlSummary> {
 }
 
 fn inspect_inner<R: Read>(c: &mut Cursor<R>, path: &Path) -> Result<GgmlSummary, String> {
+    let (spec, ftype) = read_header(c, path)?;
+    skip_mel_and_vocabulary(c, &spec)?;
+    let expected = tensors(&spec);
+    let mut seen = std::collections::HashSet::new();
+    let (mut parameters, mut weight_bytes) = (0u64, 0u64);
+    while c.pos < c.len {
+        let (elements, bytes) = read_tensor(c, &expected, &mut seen)?;
+        parameters += elements;
+        weight_bytes += bytes;
+    }
+    if seen.len() != expected.len() {
+        let missing = expected
+            .iter()
+            .find(|t| !seen.contains(&t.name))
+            .map(|t| t.name.clone())
+            .unwrap_or_default();
+        return Err(format!(
+            "truncated or incomplete: {} of {} tensors (first missing: {missing})",
+            seen.len(),
+            expected.len()
+        ));
+    }
+    Ok(GgmlSummary {
+        spec,
+        ftype,
+        quant: ftype_name(ftype).to_string(),
+        file_bytes: c.len,
+        tensors: seen.len(),
+        parameters,
+        weight_bytes,
+    })
+}
+
+/// The magic number and the 11 hyperparameters: the dimensions (as a spec named after the
+/// file) and the ftype without the quantization version.
+fn read_header<R: Read>(c: &mut Cursor<R>, path: &Path) -> Result<(WhisperSpec, i32), String> {
     let magic = c.bytes(4, "the magic number")?;
     if magic == b"GGUF" {
         return Err("a GGUF file, not a whisper.cpp ggml-*.bin model".into());
@@ -363,6 +394,11 @@ fn inspect_inner<R: Read>(c: &mut Cursor<R>, path: &Path) -> Result<GgmlSummary,
     if ftype_name(ftype) == "unknown" {
         return Err(format!("unknown ftype {}", h[10]));
     }
+    Ok((spec, ftype))
+}
+
+/// The mel filters (checked for their size) and the token strings.
+fn skip_mel_and_vocabulary<R: Read>(c: &mut Cursor<R>, spec: &WhisperSpec) -> Result<(), String> {
     let n_mel = c.i32("the mel filter count")?;
     let n_fft = c.i32("the mel filter size")?;
     if n_mel as usize != spec.n_mels || n_fft as usize != mel::N_FREQS {
@@ -387,76 +423,58 @@ fn inspect_inner<R: Read>(c: &mut Cursor<R>, path: &Path) -> Result<GgmlSummary,
         }
         c.skip(len as u64, &format!("token {i}"))?;
     }
-    let expected = tensors(&spec);
-    let mut seen = std::collections::HashSet::new();
-    let (mut parameters, mut weight_bytes) = (0u64, 0u64);
-    while c.pos < c.len {
-        let n_dims = c.i32("a tensor header")?;
-        let name_len = c.i32("a tensor header")?;
-        let ttype = c.i32("a tensor header")?;
-        if !(1..=4).contains(&n_dims) || !(1..=256).contains(&name_len) {
-            return Err(format!(
-                "corrupt tensor header at byte {} ({n_dims} dims, name of {name_len} bytes)",
-                c.pos - 12
-            ));
-        }
-        let mut dims = Vec::new();
-        for _ in 0..n_dims {
-            let d = c.i32("tensor dims")?;
-            if d <= 0 {
-                return Err(format!("tensor dimension {d} at byte {}", c.pos - 4));
-            }
-            dims.push(d as usize);
-        }
-        let name =
-            String::from_utf8_lossy(&c.bytes(name_len as u64, "a tensor name")?).into_owned();
-        let Some(t) = expected.iter().find(|t| t.name == name) else {
-            return Err(format!(
-                "unknown tensor '{name}' (whisper.cpp would refuse it)"
-            ));
-        };
-        if !seen.insert(name.clone()) {
-            return Err(format!("tensor '{name}' appears twice"));
-        }
-        let want = file_dims(&t.name, &t.shape);
-        let squeeze = |d: &[usize]| d.iter().copied().filter(|&x| x != 1).collect::<Vec<_>>();
-        if squeeze(&dims) != squeeze(&want) {
-            return Err(format!(
-                "tensor '{name}' has shape {dims:?}, expected {want:?} for these dimensions"
-            ));
-        }
-        let dtype = ggml_type_from_id(ttype)
-            .ok_or_else(|| format!("tensor '{name}' has unknown ggml type {ttype}"))?;
-        let elements = t.elements();
-        if !elements.is_multiple_of(dtype.block_size() as u64) {
-            return Err(format!(
-                "tensor '{name}' of {elements} values does not fit {dtype:?} blocks"
-            ));
-        }
-        let bytes = data_bytes(elements, dtype);
-        c.skip(bytes, &format!("tensor '{name}'"))?;
-        parameters += elements;
-        weight_bytes += bytes;
-    }
-    if seen.len() != expected.len() {
-        let missing = expected
-            .iter()
-            .find(|t| !seen.contains(&t.name))
-            .map(|t| t.name.clone())
-            .unwrap_or_default();
+    Ok(())
+}
+
+/// One tensor's header, checked against the tensor of that name in `expected`, and its data
+/// skipped; its name added to `seen`. Returns its element count and data bytes.
+fn read_tensor<R: Read>(
+    c: &mut Cursor<R>,
+    expected: &[WhisperTensor],
+    seen: &mut std::collections::HashSet<String>,
+) -> Result<(u64, u64), String> {
+    let n_dims = c.i32("a tensor header")?;
+    let name_len = c.i32("a tensor header")?;
+    let ttype = c.i32("a tensor header")?;
+    if !(1..=4).contains(&n_dims) || !(1..=256).contains(&name_len) {
         return Err(format!(
-            "truncated or incomplete: {} of {} tensors (first missing: {missing})",
-            seen.len(),
-            expected.len()
+            "corrupt tensor header at byte {} ({n_dims} dims, name of {name_len} bytes)",
+            c.pos - 12
         ));
     }
-    Ok(GgmlSummary {
-        spec,
-        ftype,
-        quant: ftype_name(ftype).to_string(),
-        file_bytes: c.len,
-        tensors: seen.len(),
-        parameters,
-        weight_bytes,
-    })
+    let mut dims = Vec::new();
+    for _ in 0..n_dims {
+        let d = c.i32("tensor dims")?;
+        if d <= 0 {
+            return Err(format!("tensor dimension {d} at byte {}", c.pos - 4));
+        }
+        dims.push(d as usize);
+    }
+    let name = String::from_utf8_lossy(&c.bytes(name_len as u64, "a tensor name")?).into_owned();
+    let Some(t) = expected.iter().find(|t| t.name == name) else {
+        return Err(format!(
+            "unknown tensor '{name}' (whisper.cpp would refuse it)"
+        ));
+    };
+    if !seen.insert(name.clone()) {
+        return Err(format!("tensor '{name}' appears twice"));
+    }
+    let want = file_dims(&t.name, &t.shape);
+    let squeeze = |d: &[usize]| d.iter().copied().filter(|&x| x != 1).collect::<Vec<_>>();
+    if squeeze(&dims) != squeeze(&want) {
+        return Err(format!(
+            "tensor '{name}' has shape {dims:?}, expected {want:?} for these dimensions"
+        ));
+    }
+    let dtype = ggml_type_from_id(ttype)
+        .ok_or_else(|| format!("tensor '{name}' has unknown ggml type {ttype}"))?;
+    let elements = t.elements();
+    if !elements.is_multiple_of(dtype.block_size() as u64) {
+        return Err(format!(
+            "tensor '{name}' of {elements} values does not fit {dtype:?} blocks"
+        ));
+    }
+    let bytes = data_bytes(elements, dtype);
+    c.skip(bytes, &format!("tensor '{name}'"))?;
+    Ok((elements, bytes))
 }

@@ -7,12 +7,14 @@
 //!
 //! The weights are the ones [`super::ggml`] writes for the same seed.
 
-use super::{hf_config, hf_name, tensor_data, tensors, WhisperQuant, WhisperSpec};
-use crate::synth::{HashingWriter, SynthReport, REPORT_EVERY};
+use super::arch::{hf_name, tensor_data, tensors, WhisperTensor};
+use crate::catalog::{WhisperFormat, WhisperQuant, WhisperSpec};
+use crate::output::{hash_file, HashingWriter, SynthReport};
+use crate::weights::data_bytes;
 use anyhow::{bail, Context};
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
@@ -22,6 +24,44 @@ use std::time::Instant;
 pub const CONFIG: &str = "config.json";
 pub const SAFETENSORS: &str = "model.safetensors";
 pub const GGUF: &str = "model.gguf";
+
+/// Hugging Face `config.json` fields of `spec` (what candle's and Optimum's loaders read).
+pub fn hf_config(spec: &WhisperSpec) -> serde_json::Value {
+    let (sot, eot, decoder_start) = if spec.multilingual() {
+        (50258, 50257, 50258)
+    } else {
+        (50257, 50256, 50257)
+    };
+    serde_json::json!({
+        "_name_or_path": format!("edgebench synthetic {}", spec.display_name),
+        "architectures": ["WhisperForConditionalGeneration"],
+        "model_type": "whisper",
+        "activation_function": "gelu",
+        "num_mel_bins": spec.n_mels,
+        "max_source_positions": spec.n_audio_ctx,
+        "max_target_positions": spec.n_text_ctx,
+        "d_model": spec.n_audio_state,
+        "encoder_attention_heads": spec.n_audio_head,
+        "encoder_layers": spec.n_audio_layer,
+        "encoder_ffn_dim": 4 * spec.n_audio_state,
+        "decoder_attention_heads": spec.n_text_head,
+        "decoder_layers": spec.n_text_layer,
+        "decoder_ffn_dim": 4 * spec.n_text_state,
+        "vocab_size": spec.n_vocab,
+        "num_hidden_layers": spec.n_audio_layer,
+        "scale_embedding": false,
+        "tie_word_embeddings": true,
+        "use_cache": true,
+        "bos_token_id": eot,
+        "eos_token_id": eot,
+        "pad_token_id": eot,
+        "decoder_start_token_id": decoder_start,
+        "begin_suppress_tokens": [220, eot],
+        "suppress_tokens": [],
+        "edgebench_sot_token_id": sot,
+        "torch_dtype": "float32",
+    })
+}
 
 fn write_config(spec: &WhisperSpec, dir: &Path) -> anyhow::Result<()> {
     let path = dir.join(CONFIG);
@@ -34,7 +74,7 @@ fn write_config(spec: &WhisperSpec, dir: &Path) -> anyhow::Result<()> {
 struct Lazy<'a, 'p> {
     spec: &'a WhisperSpec,
     seed: u64,
-    tensor: super::WhisperTensor,
+    tensor: WhisperTensor,
     dtype: safetensors::Dtype,
     bytes: usize,
     progress: &'a Progress<'p>,
@@ -80,7 +120,7 @@ pub fn planned_bytes(spec: &WhisperSpec, quant: WhisperQuant) -> u64 {
         }
         _ => tensors(spec)
             .iter()
-            .map(|t| crate::gguf::data_bytes(t.elements(), t.ggml_dtype(quant)))
+            .map(|t| data_bytes(t.elements(), t.ggml_dtype(quant)))
             .sum(),
     }
 }
@@ -192,14 +232,7 @@ pub fn write_gguf(
     let path = dir.join(GGUF);
     let file =
         std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-    let mut w = HashingWriter {
-        inner: BufWriter::with_capacity(1 << 20, file),
-        hasher: Sha256::new(),
-        pos: 0,
-        total,
-        next_report: REPORT_EVERY,
-        progress,
-    };
+    let mut w = HashingWriter::new(BufWriter::with_capacity(1 << 20, file), total, progress);
     gguf_file::write(&mut w, &md_refs, &t_refs)
         .with_context(|| format!("writing {}", path.display()))?;
     w.flush()
@@ -214,22 +247,13 @@ pub fn write_gguf(
     })
 }
 
-fn hash_file(path: &Path) -> anyhow::Result<(String, u64)> {
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    let bytes = std::io::copy(&mut file, &mut hasher)
-        .with_context(|| format!("reading {}", path.display()))?;
-    Ok((hex::encode(hasher.finalize()), bytes))
-}
-
 /// A Hugging Face-layout Whisper folder as a backend would find it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FolderSummary {
     pub spec: WhisperSpec,
     /// `model.safetensors` or the `.gguf` file.
     pub weights: std::path::PathBuf,
-    pub format: super::WhisperFormat,
+    pub format: WhisperFormat,
     pub file_bytes: u64,
 }
 
@@ -275,7 +299,7 @@ pub fn inspect_folder(dir: &Path) -> anyhow::Result<FolderSummary> {
     let spec = read_config(dir)?;
     let safetensors = dir.join(SAFETENSORS);
     let (weights, format) = if safetensors.is_file() {
-        (safetensors, super::WhisperFormat::Safetensors)
+        (safetensors, WhisperFormat::Safetensors)
     } else {
         let mut ggufs: Vec<_> = std::fs::read_dir(dir)
             .with_context(|| format!("{shown}: cannot list"))?
@@ -285,7 +309,7 @@ pub fn inspect_folder(dir: &Path) -> anyhow::Result<FolderSummary> {
         ggufs.sort();
         match ggufs.len() {
             0 => bail!("{shown}: holds neither {SAFETENSORS} nor a .gguf file"),
-            1 => (ggufs.remove(0), super::WhisperFormat::Gguf),
+            1 => (ggufs.remove(0), WhisperFormat::Gguf),
             n => bail!("{shown}: holds {n} .gguf files; keep one"),
         }
     };

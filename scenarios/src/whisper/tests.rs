@@ -1,5 +1,6 @@
 use super::*;
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, WhisperSpec};
+use crate::graph::proto::{self, tensor_proto::DataType};
 
 fn tiny() -> WhisperSpec {
     Catalog::builtin()
@@ -251,18 +252,11 @@ fn catalog_workloads_and_suites() {
     assert!(WhisperQuant::parse("q4_k_m").is_err());
 }
 
-/// The ONNX folder: Optimum's files and names, external data within the files, the with-past
-/// decoder sharing the decoder's data file, and int8 weights that are the transposed f32
-/// weights over a per-tensor scale.
-#[test]
-fn onnx_folder_layout_and_int8_weights() {
-    use crate::onnx::proto::{self, tensor_proto::DataType};
-    use prost::Message;
-    let spec = tiny();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tiny-int8.onnx");
+/// A synthetic int8 Optimum folder of the tiny test shape, seed 3.
+fn int8_onnx_folder(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("tiny-int8.onnx");
     let report = cache::write(
-        &spec,
+        &tiny(),
         WhisperQuant::Int8,
         WhisperFormat::Onnx,
         3,
@@ -271,29 +265,64 @@ fn onnx_folder_layout_and_int8_weights() {
     )
     .unwrap();
     assert!(report.bytes > 0 && report.sha256.len() == 64);
+    path
+}
+
+fn read_graph(path: &std::path::Path, file: &str) -> proto::GraphProto {
+    use prost::Message;
+    proto::ModelProto::decode(std::fs::read(path.join(file)).unwrap().as_slice())
+        .unwrap()
+        .graph
+        .unwrap()
+}
+
+/// (name, location, offset, length) of every external initializer of `g`.
+fn external(g: &proto::GraphProto) -> Vec<(String, String, u64, u64)> {
+    g.initializer
+        .iter()
+        .filter(|t| !t.external_data.is_empty())
+        .map(|t| {
+            let get = |k: &str| {
+                t.external_data
+                    .iter()
+                    .find(|e| e.key.as_deref() == Some(k))
+                    .and_then(|e| e.value.clone())
+                    .unwrap()
+            };
+            (
+                t.name.clone().unwrap(),
+                get("location"),
+                get("offset").parse().unwrap(),
+                get("length").parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The ONNX folder: Optimum's files and names, and external data within the files, the
+/// with-past decoder sharing the decoder's data file.
+#[test]
+fn onnx_folder_layout() {
+    let spec = tiny();
+    let dir = tempfile::tempdir().unwrap();
+    let path = int8_onnx_folder(dir.path());
     let size = |f: &str| std::fs::metadata(path.join(f)).unwrap().len();
     assert_eq!(
         size(onnx::ENCODER_DATA) + size(onnx::DECODER_DATA),
         onnx::planned_bytes(&spec, WhisperQuant::Int8)
     );
-    let read = |f: &str| {
-        proto::ModelProto::decode(std::fs::read(path.join(f)).unwrap().as_slice())
-            .unwrap()
-            .graph
-            .unwrap()
-    };
     let names = |v: &[proto::ValueInfoProto]| -> Vec<String> {
         v.iter().map(|i| i.name.clone().unwrap()).collect()
     };
-    let enc = read(onnx::ENCODER);
+    let enc = read_graph(&path, onnx::ENCODER);
     assert_eq!(names(&enc.input), ["input_features"]);
     assert_eq!(names(&enc.output), ["last_hidden_state"]);
-    let dec = read(onnx::DECODER);
+    let dec = read_graph(&path, onnx::DECODER);
     assert_eq!(names(&dec.input), ["input_ids", "encoder_hidden_states"]);
     let out = names(&dec.output);
     assert_eq!(out.len(), 1 + 4 * spec.n_text_layer);
     assert!(out.contains(&"present.1.encoder.value".to_string()));
-    let past = read(onnx::DECODER_WITH_PAST);
+    let past = read_graph(&path, onnx::DECODER_WITH_PAST);
     let inputs = names(&past.input);
     assert_eq!(inputs.len(), 1 + 4 * spec.n_text_layer);
     assert!(inputs.contains(&"past_key_values.0.decoder.key".to_string()));
@@ -315,27 +344,6 @@ fn onnx_folder_layout_and_int8_weights() {
         assert!(ops.contains(op), "{op} missing from {ops:?}");
     }
     // Every external tensor lies inside its data file; the with-past decoder uses the decoder's.
-    let external = |g: &proto::GraphProto| -> Vec<(String, String, u64, u64)> {
-        g.initializer
-            .iter()
-            .filter(|t| !t.external_data.is_empty())
-            .map(|t| {
-                let get = |k: &str| {
-                    t.external_data
-                        .iter()
-                        .find(|e| e.key.as_deref() == Some(k))
-                        .and_then(|e| e.value.clone())
-                        .unwrap()
-                };
-                (
-                    t.name.clone().unwrap(),
-                    get("location"),
-                    get("offset").parse().unwrap(),
-                    get("length").parse().unwrap(),
-                )
-            })
-            .collect()
-    };
     for (g, file) in [
         (&enc, onnx::ENCODER_DATA),
         (&dec, onnx::DECODER_DATA),
@@ -346,7 +354,16 @@ fn onnx_folder_layout_and_int8_weights() {
             assert!(offset + length <= size(file), "{name}");
         }
     }
-    // An int8 weight: round(wᵀ / scale) with scale = max|w| / 127.
+    assert!(path.join(onnx::GENERATION_CONFIG).is_file());
+}
+
+/// An int8 weight of the ONNX folder: round(wᵀ / scale) with scale = max|w| / 127.
+#[test]
+fn onnx_int8_weights_are_the_transposed_weights_over_a_scale() {
+    let spec = tiny();
+    let dir = tempfile::tempdir().unwrap();
+    let path = int8_onnx_folder(dir.path());
+    let dec = read_graph(&path, onnx::DECODER);
     let q_name = "model.decoder.layers.1.fc1.weight.T_quantized";
     let (_, _, offset, length) = external(&dec).into_iter().find(|t| t.0 == q_name).unwrap();
     let scale_t = dec
@@ -370,14 +387,21 @@ fn onnx_folder_layout_and_int8_weights() {
         let stored = q[c * rows + r] as i8 as f32 * scale;
         assert!((stored - w[r * cols + c]).abs() <= scale / 2.0 + 1e-7);
     }
-    // inspect_folder reads the shape back and the quantization from the graph.
+}
+
+/// `inspect_folder` reads the shape back and the quantization from the graph, picks a variant
+/// by its encoder file, and names a missing decoder.
+#[test]
+fn onnx_inspect_folder_finds_variants_and_names_missing_files() {
+    use prost::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let path = int8_onnx_folder(dir.path());
     let f = onnx::inspect_folder(&path).unwrap();
     assert_eq!(f.quant, "int8");
     assert_eq!(
         (f.spec.n_audio_state, f.spec.n_text_layer, f.spec.n_vocab),
         (128, 2, 51865)
     );
-    assert!(path.join(onnx::GENERATION_CONFIG).is_file());
     // A variant picked by its encoder file, as in repositories with several exports.
     for f in [onnx::ENCODER, onnx::DECODER, onnx::DECODER_WITH_PAST] {
         std::fs::copy(

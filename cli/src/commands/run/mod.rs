@@ -164,10 +164,14 @@ fn write(executed: &Executed, exporter: &dyn Exporter) -> anyhow::Result<ExitCod
         }
         None => {}
     }
-    let html = results.with_extension("html");
-    match crate::output::write_html_for(results, &html) {
-        Ok(()) => eprintln!("Report:  {}", html.display()),
-        Err(e) => eprintln!("warning: no HTML report: {e:#}"),
+    crate::history::record_run(results);
+    // `edgebench ab` runs many short halves and reads only the JSONL: it skips the page.
+    if std::env::var_os("EDGEBENCH_NO_REPORT").is_none() {
+        let html = results.with_extension("html");
+        match crate::output::write_html_for(results, &html) {
+            Ok(()) => eprintln!("Report:  {}", html.display()),
+            Err(e) => eprintln!("warning: no HTML report: {e:#}"),
+        }
     }
     if executed.cancelled {
         return Ok(ExitCode::from(130));

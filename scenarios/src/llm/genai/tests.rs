@@ -1,6 +1,10 @@
+use super::config::CONFIG_FILE;
 use super::*;
-use crate::synth::tensor_weights;
-use crate::Catalog;
+use crate::catalog::{Catalog, ModelSpec, Quant};
+use crate::graph::{self, proto};
+use crate::llm::arch::tensor_weights;
+use prost::Message;
+use std::path::Path;
 
 fn model(name: &str) -> ModelSpec {
     Catalog::builtin().model(name).unwrap().clone()

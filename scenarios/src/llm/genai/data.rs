@@ -1,10 +1,12 @@
 //! The bytes of the weights: streamed into `model.onnx.data` in bounded chunks, so a full-size
 //! model (gigabytes) is written with a few tens of megabytes of memory.
 
-use super::graph::{Job, Part, Tensor, NBITS_BLOCK};
-use super::proto::tensor_proto::DataType;
+use super::graph::{Job, Part, NBITS_BLOCK};
 use crate::catalog::ModelSpec;
-use crate::synth::{tensor_weights, TensorWeights};
+use crate::graph::proto::tensor_proto::DataType;
+use crate::graph::{element_bytes, Sink, Tensor};
+use crate::llm::arch::tensor_weights;
+use crate::weights::TensorWeights;
 use anyhow::{bail, Context};
 use rayon::prelude::*;
 
@@ -12,13 +14,6 @@ use rayon::prelude::*;
 const CHUNK_ELEMENTS: usize = 4 << 20;
 /// Rows of a MatMulNBits weight quantized per parallel task.
 const NBITS_ROWS_PER_TASK: usize = 64;
-
-/// Where the bytes of each initializer go.
-pub trait Sink {
-    /// Start the next initializer of the current job (in the order the job lists them).
-    fn begin(&mut self, tensor: &Tensor) -> anyhow::Result<()>;
-    fn write(&mut self, bytes: &[u8]) -> anyhow::Result<()>;
-}
 
 /// Write the initializers of `job` (their metadata in `tensors`) to `sink`.
 pub fn write_job(
@@ -29,86 +24,13 @@ pub fn write_job(
     sink: &mut dyn Sink,
 ) -> anyhow::Result<()> {
     match job {
-        Job::Copy { tensor } => {
-            let w = weights(model, seed, tensor)?;
-            let t = &tensors[0];
-            if w.elements() as u64 * super::graph::element_bytes(t.dtype) != t.bytes() {
-                bail!("internal error: {tensor} does not fit {}", t.name);
-            }
-            sink.begin(t)?;
-            let mut buf = vec![0.0f32; CHUNK_ELEMENTS.min(w.elements())];
-            let mut start = 0;
-            while start < w.elements() {
-                let n = buf.len().min(w.elements() - start);
-                w.fill(start, &mut buf[..n]);
-                sink.write(&encode(&buf[..n], t.dtype))?;
-                start += n;
-            }
-        }
+        Job::Copy { tensor } => write_copy(&weights(model, seed, tensor)?, &tensors[0], sink),
         Job::Transposed { parts, k } => {
-            let rows = Rows::new(model, seed, parts, *k)?;
-            let (n, k) = (rows.len(), *k);
-            let t = &tensors[0];
-            sink.begin(t)?;
-            // Output row kk (one input feature) holds that feature of every source row.
-            let stripe = (CHUNK_ELEMENTS / n).clamp(1, k);
-            let mut buf = vec![0.0f32; stripe * n];
-            let mut k0 = 0;
-            while k0 < k {
-                let kn = stripe.min(k - k0);
-                const PER_TASK: usize = 8;
-                buf[..kn * n]
-                    .par_chunks_mut(PER_TASK * n)
-                    .enumerate()
-                    .for_each(|(task, out)| {
-                        let first = k0 + task * PER_TASK;
-                        let count = out.len() / n;
-                        let mut tmp = [0.0f32; PER_TASK];
-                        for j in 0..n {
-                            rows.fill(j, first, &mut tmp[..count]);
-                            for (t, v) in tmp[..count].iter().enumerate() {
-                                out[t * n + j] = *v;
-                            }
-                        }
-                    });
-                sink.write(&encode(&buf[..kn * n], t.dtype))?;
-                k0 += kn;
-            }
+            write_transposed(&Rows::new(model, seed, parts, *k)?, &tensors[0], sink)
         }
         Job::NBits { parts, k, bits } => {
             let rows = Rows::new(model, seed, parts, *k)?;
-            let (packed, scales_t) = (&tensors[0], &tensors[1]);
-            let blocks = k.div_ceil(NBITS_BLOCK);
-            let mut scales = Vec::with_capacity(rows.len() * blocks);
-            sink.begin(packed)?;
-            let group = NBITS_ROWS_PER_TASK * rayon::current_num_threads().max(1) * 4;
-            let mut r0 = 0;
-            while r0 < rows.len() {
-                let r1 = (r0 + group).min(rows.len());
-                let done: Vec<(Vec<u8>, Vec<f32>)> = (r0..r1)
-                    .collect::<Vec<_>>()
-                    .par_chunks(NBITS_ROWS_PER_TASK)
-                    .map(|chunk| {
-                        let mut row = vec![0.0f32; blocks * NBITS_BLOCK];
-                        let mut q = Vec::with_capacity(chunk.len() * blocks * NBITS_BLOCK);
-                        let mut s = Vec::with_capacity(chunk.len() * blocks);
-                        for &r in chunk {
-                            rows.fill(r, 0, &mut row[..*k]);
-                            for block in row.chunks(NBITS_BLOCK) {
-                                s.push(quantize_block(block, *bits, &mut q));
-                            }
-                        }
-                        (q, s)
-                    })
-                    .collect();
-                for (q, s) in done {
-                    sink.write(&q)?;
-                    scales.extend(s);
-                }
-                r0 = r1;
-            }
-            sink.begin(scales_t)?;
-            sink.write(&encode(&scales, scales_t.dtype))?;
+            write_nbits(&rows, *bits, (&tensors[0], &tensors[1]), sink)
         }
         Job::Rope {
             sin,
@@ -118,10 +40,98 @@ pub fn write_job(
         } => {
             let t = &tensors[0];
             sink.begin(t)?;
-            sink.write(&encode(&rope_cache(*sin, *context, *head, *theta), t.dtype))?;
+            sink.write(&encode(&rope_cache(*sin, *context, *head, *theta), t.dtype))
         }
     }
+}
+
+/// A tensor as llama.cpp stores it, converted to `t`'s element type in chunks.
+fn write_copy(w: &TensorWeights, t: &Tensor, sink: &mut dyn Sink) -> anyhow::Result<()> {
+    if w.elements() as u64 * element_bytes(t.dtype) != t.bytes() {
+        bail!("internal error: a llama.cpp tensor does not fit {}", t.name);
+    }
+    sink.begin(t)?;
+    let mut buf = vec![0.0f32; CHUNK_ELEMENTS.min(w.elements())];
+    let mut start = 0;
+    while start < w.elements() {
+        let n = buf.len().min(w.elements() - start);
+        w.fill(start, &mut buf[..n]);
+        sink.write(&encode(&buf[..n], t.dtype))?;
+        start += n;
+    }
     Ok(())
+}
+
+/// The transpose `[K, N]` of the stacked rows, in stripes of input features.
+fn write_transposed(rows: &Rows, t: &Tensor, sink: &mut dyn Sink) -> anyhow::Result<()> {
+    const PER_TASK: usize = 8;
+    let (n, k) = (rows.len(), rows.k);
+    sink.begin(t)?;
+    // Output row kk (one input feature) holds that feature of every source row.
+    let stripe = (CHUNK_ELEMENTS / n).clamp(1, k);
+    let mut buf = vec![0.0f32; stripe * n];
+    let mut k0 = 0;
+    while k0 < k {
+        let kn = stripe.min(k - k0);
+        buf[..kn * n]
+            .par_chunks_mut(PER_TASK * n)
+            .enumerate()
+            .for_each(|(task, out)| {
+                let first = k0 + task * PER_TASK;
+                let count = out.len() / n;
+                let mut tmp = [0.0f32; PER_TASK];
+                for j in 0..n {
+                    rows.fill(j, first, &mut tmp[..count]);
+                    for (t, v) in tmp[..count].iter().enumerate() {
+                        out[t * n + j] = *v;
+                    }
+                }
+            });
+        sink.write(&encode(&buf[..kn * n], t.dtype))?;
+        k0 += kn;
+    }
+    Ok(())
+}
+
+/// MatMulNBits `B` (the rows quantized block by block, in parallel groups), then its scales.
+fn write_nbits(
+    rows: &Rows,
+    bits: u32,
+    (packed, scales_t): (&Tensor, &Tensor),
+    sink: &mut dyn Sink,
+) -> anyhow::Result<()> {
+    let k = rows.k;
+    let blocks = k.div_ceil(NBITS_BLOCK);
+    let mut scales = Vec::with_capacity(rows.len() * blocks);
+    sink.begin(packed)?;
+    let group = NBITS_ROWS_PER_TASK * rayon::current_num_threads().max(1) * 4;
+    let mut r0 = 0;
+    while r0 < rows.len() {
+        let r1 = (r0 + group).min(rows.len());
+        let done: Vec<(Vec<u8>, Vec<f32>)> = (r0..r1)
+            .collect::<Vec<_>>()
+            .par_chunks(NBITS_ROWS_PER_TASK)
+            .map(|chunk| {
+                let mut row = vec![0.0f32; blocks * NBITS_BLOCK];
+                let mut q = Vec::with_capacity(chunk.len() * blocks * NBITS_BLOCK);
+                let mut s = Vec::with_capacity(chunk.len() * blocks);
+                for &r in chunk {
+                    rows.fill(r, 0, &mut row[..k]);
+                    for block in row.chunks(NBITS_BLOCK) {
+                        s.push(quantize_block(block, bits, &mut q));
+                    }
+                }
+                (q, s)
+            })
+            .collect();
+        for (q, s) in done {
+            sink.write(&q)?;
+            scales.extend(s);
+        }
+        r0 = r1;
+    }
+    sink.begin(scales_t)?;
+    sink.write(&encode(&scales, scales_t.dtype))
 }
 
 fn weights(model: &ModelSpec, seed: u64, name: &str) -> anyhow::Result<TensorWeights> {

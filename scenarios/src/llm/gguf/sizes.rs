@@ -1,13 +1,11 @@
 //! Sizes of what GGUF (and ggml) files hold, counted one way for the writers, the targets and
 //! the roofline.
 
+use super::mixture::tensor_plan;
+use crate::catalog::{ModelSpec, Quant};
 use candle_core::quantized::gguf_file::{Content, TensorInfo};
-use candle_core::quantized::GgmlDType;
 
-/// Bytes of `elements` values stored as `dtype` (whole blocks, without alignment padding).
-pub fn data_bytes(elements: u64, dtype: GgmlDType) -> u64 {
-    elements / dtype.block_size() as u64 * dtype.type_size() as u64
-}
+pub use crate::weights::data_bytes;
 
 /// Bytes of one tensor's data.
 pub fn tensor_bytes(t: &TensorInfo) -> u64 {
@@ -33,8 +31,8 @@ pub fn streamed_bytes(content: &Content) -> u64 {
 
 /// [`streamed_bytes`] of the file the synthesizer would write for `model` at `quant`, without
 /// writing it (the device chooser's bytes per token).
-pub fn planned_streamed_bytes(model: &crate::ModelSpec, quant: crate::Quant) -> u64 {
-    let plan = crate::synth::tensor_plan(model, quant);
+pub fn planned_streamed_bytes(model: &ModelSpec, quant: Quant) -> u64 {
+    let plan = tensor_plan(model, quant);
     streamed(plan.iter().map(|t| (t.name.as_str(), t.bytes())))
 }
 
@@ -59,7 +57,8 @@ fn streamed<'a>(tensors: impl Iterator<Item = (&'a str, u64)>) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Catalog, Quant};
+    use super::tensor_plan;
+    use crate::catalog::{Catalog, Quant};
 
     /// Llama 3 8B Q4_K_M streams about 4.6 GB a token (the 4.58 GiB file less its Q4_K
     /// embedding table, which is only looked up).
@@ -70,7 +69,7 @@ mod tests {
         assert!((4.5e9..4.75e9).contains(&streamed), "{streamed}");
         // A tied model streams its embedding: nothing is left out.
         let tied = Catalog::builtin().model("gemma-2b").unwrap().clone();
-        let all: u64 = crate::synth::tensor_plan(&tied, Quant::Q8_0)
+        let all: u64 = tensor_plan(&tied, Quant::Q8_0)
             .iter()
             .map(|t| t.bytes())
             .sum();

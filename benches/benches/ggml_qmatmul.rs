@@ -1,0 +1,106 @@
+//! ggml's quantized matrix multiplication on CPU, through the llama.cpp build edgebench links
+//! (llama-cpp-sys-2: the same ggml, the same compiler flags as the llama.cpp worker), for Q4_0,
+//! Q4_K and Q8_0 weights at the layer shapes of Llama 3 8B and Phi-3 mini, batch 1 (decode:
+//! `ggml_vec_dot` of each weight row against the activation quantized to Q8) and 512 (prompt
+//! processing). Throughput is in weight elements × batch per second.
+//!
+//! The graph is computed with `ggml_graph_compute_with_ctx` from a plain context, so the weights
+//! stay in their GGUF layout: this times the generic quantized dot-product kernels, not the
+//! repacked (Q4_0 → 8×8 interleaved) path the CPU backend's extra buffer type can pick when it
+//! loads a model.
+//!
+//!     cargo bench -p edgebench-benches --bench ggml_qmatmul -- --save-baseline before
+//!     # change a kernel in the llama.cpp tree, rebuild, then
+//!     cargo bench -p edgebench-benches --bench ggml_qmatmul -- --baseline before
+//!     EDGEBENCH_BENCH_QUICK=1 cargo bench -p edgebench-benches --bench ggml_qmatmul   # small shapes
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use edgebench_benches::{shapes, threads, values, BATCHES};
+use llama_cpp_sys_2 as sys;
+use std::time::Duration;
+
+/// One `W × X` product in its own ggml context.
+struct MatMul {
+    ctx: *mut sys::ggml_context,
+    graph: *mut sys::ggml_cgraph,
+}
+
+impl MatMul {
+    fn new(dtype: sys::ggml_type, rows: usize, cols: usize, batch: usize) -> Self {
+        let weights = values(rows * cols, 1);
+        let input = values(cols * batch, 2);
+        // Weights (at most f32 size), input, output, graph and the work buffer (input as Q8).
+        let mem = rows * cols * 4 + cols * batch * 8 + rows * batch * 4 + (64 << 20);
+        // SAFETY: plain ggml C API; every pointer comes from this context, which outlives them.
+        unsafe {
+            sys::ggml_cpu_init();
+            let ctx = sys::ggml_init(sys::ggml_init_params {
+                mem_size: mem,
+                mem_buffer: std::ptr::null_mut(),
+                no_alloc: false,
+            });
+            assert!(!ctx.is_null(), "ggml_init({mem} bytes)");
+            let w = sys::ggml_new_tensor_2d(ctx, dtype, cols as i64, rows as i64);
+            sys::ggml_quantize_chunk(
+                dtype,
+                weights.as_ptr(),
+                (*w).data,
+                0,
+                rows as i64,
+                cols as i64,
+                std::ptr::null(),
+            );
+            let x = sys::ggml_new_tensor_2d(ctx, sys::GGML_TYPE_F32, cols as i64, batch as i64);
+            std::ptr::copy_nonoverlapping(input.as_ptr(), (*x).data as *mut f32, input.len());
+            let y = sys::ggml_mul_mat(ctx, w, x);
+            let graph = sys::ggml_new_graph(ctx);
+            sys::ggml_build_forward_expand(graph, y);
+            MatMul { ctx, graph }
+        }
+    }
+
+    fn run(&self, threads: usize) {
+        // SAFETY: the graph and context are alive; ggml computes in place.
+        let status =
+            unsafe { sys::ggml_graph_compute_with_ctx(self.ctx, self.graph, threads as i32) };
+        assert_eq!(status, 0, "ggml_graph_compute_with_ctx");
+    }
+}
+
+impl Drop for MatMul {
+    fn drop(&mut self) {
+        // SAFETY: the context was made by ggml_init and is freed once.
+        unsafe { sys::ggml_free(self.ctx) }
+    }
+}
+
+fn qmatmul(c: &mut Criterion) {
+    let threads = threads();
+    for (dtype, name) in [
+        (sys::GGML_TYPE_Q4_0, "q4_0"),
+        (sys::GGML_TYPE_Q4_K, "q4_k"),
+        (sys::GGML_TYPE_Q8_0, "q8_0"),
+    ] {
+        let mut group = c.benchmark_group(format!("ggml/mul_mat/{name}"));
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_secs(1));
+        for shape in shapes() {
+            for batch in BATCHES {
+                let mm = MatMul::new(dtype, shape.rows, shape.cols, batch);
+                group.throughput(Throughput::Elements(
+                    (shape.rows * shape.cols * batch) as u64,
+                ));
+                group.measurement_time(Duration::from_secs(if batch > 1 { 20 } else { 5 }));
+                group.bench_with_input(
+                    BenchmarkId::new(format!("{} t{threads}", shape.name), batch),
+                    &batch,
+                    |b, _| b.iter(|| mm.run(threads)),
+                );
+            }
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, qmatmul);
+criterion_main!(benches);
