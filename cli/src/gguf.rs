@@ -3,9 +3,21 @@
 
 use anyhow::{bail, Context};
 use candle_core::quantized::gguf_file::{Content, Value};
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-#[derive(Debug, Clone)]
+/// The shapes a memory estimate needs (layers, heads and sizes), from a GGUF file's metadata or
+/// any other model description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shape {
+    pub layers: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    pub vocab: usize,
+    pub hidden: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GgufSummary {
     pub architecture: String,
     /// Quantization name as edgebench spells it (`q4_k_m`), or `unknown`.
@@ -15,7 +27,7 @@ pub struct GgufSummary {
     pub synthetic: bool,
     pub seed: Option<u64>,
     /// Layers, heads and sizes from the metadata, for the memory estimate.
-    pub shape: Option<crate::memfit::Shape>,
+    pub shape: Option<Shape>,
 }
 
 /// Read the header and check every tensor's data lies inside the file.
@@ -83,7 +95,7 @@ pub fn inspect(path: &Path) -> anyhow::Result<GgufSummary> {
     let shape = (|| {
         let hidden = int("embedding_length")?;
         let heads = int("attention.head_count")?;
-        Some(crate::memfit::Shape {
+        Some(Shape {
             layers: int("block_count")?,
             kv_heads: int("attention.head_count_kv").unwrap_or(heads),
             head_dim: int("attention.key_length").unwrap_or(hidden / heads.max(1)),

@@ -11,31 +11,24 @@ mod fleet;
 mod gguf;
 mod history;
 mod memfit;
+mod meta;
+mod model;
+mod output;
 mod plan;
 mod profile;
 mod progress;
 mod sweep;
 mod synthesis;
 mod targets;
-mod whisper;
+mod units;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 use std::process::ExitCode;
-
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-pub const COMMIT: &str = env!("EDGEBENCH_COMMIT");
-const LONG_VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("EDGEBENCH_COMMIT"),
-    ")"
-);
 
 #[derive(Parser, Debug)]
 #[command(
     name = "edgebench",
-    version = LONG_VERSION,
+    version = meta::LONG_VERSION,
     about = "Benchmark on-device AI inference across backends and devices",
     long_about = "Benchmark on-device AI inference across backends and devices.\n\n\
         edgebench runs standard LLM scenarios (Llama 3 8B, Phi-3 mini, Gemma 2B/7B at common \
@@ -153,10 +146,4 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// The model cache: `--models-dir`, else `$EDGEBENCH_MODELS_DIR`, else the XDG cache.
-pub fn models_dir(flag: &Option<PathBuf>) -> PathBuf {
-    flag.clone()
-        .unwrap_or_else(edgebench_scenarios::synth::default_models_dir)
 }

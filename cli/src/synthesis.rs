@@ -1,8 +1,8 @@
 //! Synthesizing a model into the cache behind a progress bar: one path for every format (GGUF,
 //! ONNX Runtime GenAI folders, Whisper files and folders), used by `run` and `models synth`.
 
-use crate::plan::gib;
 use crate::progress::synth_bar;
+use crate::units::gib;
 use edgebench_harness::schema::{ScenarioRef, Status};
 use edgebench_scenarios::onnx::CachedFolder;
 use edgebench_scenarios::synth::CachedModel;

@@ -3,6 +3,7 @@
 //! Each target is a worker executable (`edgebench-worker-<name>`) built from its folder under
 //! `targets/`. Adding a target means adding its folder and one line here.
 
+use crate::model::ModelKind;
 use edgebench_harness::client::{locate_worker, WorkerClient, WorkerCommand};
 use edgebench_harness::protocol::{Request, Response};
 use edgebench_harness::target::TargetInfo;
@@ -57,13 +58,25 @@ pub struct MissingTarget {
     pub reason: String,
 }
 
-/// Every known target: built ones with what they report about themselves, and missing ones
-/// with the reason.
-pub fn discover() -> (Vec<FoundTarget>, Vec<MissingTarget>) {
+/// The argument that makes a worker serve speech models (whisper.cpp's serves only those).
+pub const SPEECH_ARG: &str = "--speech";
+
+/// The command that starts `worker` for models of `kind` with `threads` threads.
+pub fn worker_command(worker: PathBuf, threads: usize, kind: ModelKind) -> WorkerCommand {
+    let mut command = WorkerCommand::for_target(worker, threads);
+    if kind == ModelKind::Speech {
+        command.args.push(SPEECH_ARG.into());
+    }
+    command
+}
+
+/// Every known target, asked about models of `kind`: built ones with what they report about
+/// themselves, and missing ones with the reason.
+pub fn discover(kind: ModelKind) -> (Vec<FoundTarget>, Vec<MissingTarget>) {
     let mut found = Vec::new();
     let mut missing = Vec::new();
     for known in KNOWN {
-        match probe(known) {
+        match probe(known, kind) {
             Ok(t) => found.push(t),
             Err(reason) => missing.push(MissingTarget {
                 name: known.name,
@@ -74,7 +87,7 @@ pub fn discover() -> (Vec<FoundTarget>, Vec<MissingTarget>) {
     (found, missing)
 }
 
-fn probe(known: &KnownTarget) -> Result<FoundTarget, String> {
+fn probe(known: &KnownTarget, kind: ModelKind) -> Result<FoundTarget, String> {
     let worker = locate_worker(known.name).ok_or_else(|| {
         format!(
             "worker {} not found (build it: {})",
@@ -82,14 +95,17 @@ fn probe(known: &KnownTarget) -> Result<FoundTarget, String> {
             known.build_hint
         )
     })?;
-    let mut client = WorkerClient::spawn(&WorkerCommand::for_target(worker.clone(), 1))
-        .map_err(|e| e.to_string())?;
+    let mut client =
+        WorkerClient::spawn(&worker_command(worker.clone(), 1, kind)).map_err(|e| e.to_string())?;
     let info = match client.request(&Request::Info, Duration::from_secs(30), |_| {}) {
         Ok(Response::Info(info)) => info,
         Ok(other) => return Err(format!("unexpected answer {other:?}")),
         Err(e) => return Err(e.to_string()),
     };
     client.quit();
+    if kind == ModelKind::Speech && !info.architectures.iter().any(|a| a == "whisper") {
+        return Err("runs no speech models in this build".into());
+    }
     Ok(FoundTarget {
         name: known.name,
         worker,

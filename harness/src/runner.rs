@@ -63,6 +63,48 @@ pub struct RunnerConfig {
     pub timeline_file: Option<String>,
 }
 
+impl RunnerConfig {
+    /// A record of one test of this run on `target` (as the plan names it; `info` is what its
+    /// worker reported), before anything is measured: status `ok`, no repetitions. The runner
+    /// fills it in; a test that never runs (skipped, or its model could not be made) is written
+    /// with its status set.
+    pub fn new_record(
+        &self,
+        target: &str,
+        info: TargetInfo,
+        parameters: Parameters,
+        scenario: ScenarioRef,
+    ) -> TestRecord {
+        TestRecord {
+            schema_version: SCHEMA_VERSION,
+            test_id: test_id(
+                &self.run_id,
+                &scenario.model,
+                &scenario.quant,
+                &scenario.workload,
+                target,
+                &parameters,
+            ),
+            run_id: self.run_id.clone(),
+            started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            environment: self.environment.clone(),
+            scenario,
+            target: info,
+            parameters,
+            status: Status::Ok,
+            model: None,
+            load_s: None,
+            peak_rss_bytes: None,
+            repetitions: Vec::new(),
+            summary: BTreeMap::new(),
+            stop_reason: None,
+            sensors: Default::default(),
+            warnings: Vec::new(),
+            soak: None,
+        }
+    }
+}
+
 /// What the roofline of token generation needs (see [`crate::bandwidth`]).
 #[derive(Debug, Clone, Default)]
 pub struct Roofline {
@@ -330,37 +372,19 @@ impl Runner<'_> {
         info: &TargetInfo,
         loaded: Option<&Loaded>,
     ) -> TestRecord {
-        let test_id = test_id(
-            &self.config.run_id,
-            &test.scenario.model,
-            &test.scenario.quant,
-            &test.scenario.workload,
-            &job.target,
-            &job.parameters,
-        );
         let mut info = info.clone();
         info.extra
             .insert("threads".into(), job.parameters.threads.to_string());
-        TestRecord {
-            schema_version: SCHEMA_VERSION,
-            test_id,
-            run_id: self.config.run_id.clone(),
-            started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            environment: self.config.environment.clone(),
-            scenario: test.scenario.clone(),
-            target: info,
-            parameters: job.parameters.clone(),
-            status: Status::Ok,
-            model: loaded.map(|l| l.model.clone()),
-            load_s: loaded.map(|l| l.load_s),
-            peak_rss_bytes: loaded.and_then(|l| l.peak_rss_bytes),
-            repetitions: Vec::new(),
-            summary: BTreeMap::new(),
-            stop_reason: None,
-            sensors: Default::default(),
-            warnings: Vec::new(),
-            soak: None,
-        }
+        let mut record = self.config.new_record(
+            &job.target,
+            info,
+            job.parameters.clone(),
+            test.scenario.clone(),
+        );
+        record.model = loaded.map(|l| l.model.clone());
+        record.load_s = loaded.map(|l| l.load_s);
+        record.peak_rss_bytes = loaded.and_then(|l| l.peak_rss_bytes);
+        record
     }
 
     fn measure(

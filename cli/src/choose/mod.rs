@@ -23,6 +23,7 @@ pub mod fit;
 pub mod matrix;
 pub mod observe;
 pub mod rank;
+pub mod report;
 pub mod validate;
 
 use std::fmt;

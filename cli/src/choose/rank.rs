@@ -171,7 +171,7 @@ fn observed(
 pub fn memory_needed(work: &Work, backend: &str, ctx: usize) -> u64 {
     match work {
         Work::Llm { spec, quant } => {
-            let model = crate::plan::ModelSource::Synthetic {
+            let model = crate::model::ModelSource::Synthetic {
                 spec: spec.clone(),
                 quant: *quant,
                 seed: 0,
@@ -184,7 +184,7 @@ pub fn memory_needed(work: &Work, backend: &str, ctx: usize) -> u64 {
             crate::memfit::estimate(&model, target, ctx).total()
         }
         Work::Whisper { spec, quant } => {
-            super::cost::whisper_weight_bytes(spec, *quant) + crate::whisper::OVERHEAD_BYTES
+            super::cost::whisper_weight_bytes(spec, *quant) + crate::memfit::SPEECH_OVERHEAD_BYTES
         }
     }
 }

@@ -22,8 +22,9 @@
 //! that reads ONNX Runtime GenAI folders runs the GenAI counterpart of each GGUF quantization
 //! (q4_k_m → int4…), written from the same seeded weights.
 
-use crate::plan::gib;
+use crate::model::ModelKind;
 use crate::targets::{self, FoundTarget};
+use crate::units::gib;
 use anyhow::{bail, Context};
 use clap::Args;
 use edgebench_harness::client::{WorkerClient, WorkerCommand};
@@ -366,7 +367,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
 
     // Step 2: what is built here.
-    let (found, missing) = targets::discover();
+    let (found, missing) = targets::discover(ModelKind::Text);
     let Some(reference) = found.iter().find(|f| f.name == args.reference) else {
         let why = missing
             .iter()
@@ -400,7 +401,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let models_dir = crate::models_dir(&args.models_dir);
+    let models_dir = crate::meta::models_dir(&args.models_dir);
     let run = Runner {
         threads,
         seed: args.seed,

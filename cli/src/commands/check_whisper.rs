@@ -28,16 +28,18 @@
 //! by about 3e-2 (measured on whisper-tiny), more than F16 weights do. The benchmarks run it
 //! with flash attention on, whisper.cpp's default.
 
-use crate::whisper::{self, SPEECH_ARG};
+use crate::model::ModelKind;
+use crate::targets::{self, FoundTarget};
 use anyhow::{bail, Context};
 use clap::Args;
-use edgebench_harness::client::{WorkerClient, WorkerCommand};
+use edgebench_harness::client::WorkerClient;
 use edgebench_harness::protocol::{Request, Response, SpeechCheckSpec};
 use edgebench_harness::target::LoadSpec;
 use edgebench_harness::tokens::argmax;
-use edgebench_scenarios::whisper::{cache, mel, WhisperQuant};
-use edgebench_scenarios::Catalog;
-use std::path::PathBuf;
+use edgebench_scenarios::whisper::{cache, mel, WhisperFormat, WhisperQuant};
+use edgebench_scenarios::{Catalog, WhisperSpec};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -108,29 +110,8 @@ fn relative_rms(a: &[f32], reference: &[f32]) -> Option<f64> {
     Some((num / den.max(1e-30)).sqrt())
 }
 
-pub fn run(args: CheckWhisperArgs) -> anyhow::Result<ExitCode> {
-    let catalog = Catalog::builtin();
-    let spec = catalog
-        .whisper_model(&args.scenario)
-        .context("--scenario")?
-        .clone();
-    let quants = args
-        .quant
-        .iter()
-        .map(|q| WhisperQuant::parse(q))
-        .collect::<Result<Vec<_>, _>>()
-        .context("--quant")?;
-    if args.threads == 0 {
-        bail!("--threads must be at least 1");
-    }
-    let models_dir = crate::models_dir(&args.models_dir);
-    let clip = match &args.audio {
-        Some(p) => p.clone(),
-        None => edgebench_scenarios::whisper::audio::ensure_clip(&models_dir, args.seed)?,
-    };
-    let audio = edgebench_harness::audio::read_wav(&clip).context("--audio")?;
-
-    // The one log-mel every engine gets: n_mels rows of the first 3000 frames.
+/// The one log-mel every engine gets: n_mels rows of the first 3000 frames of `audio`.
+fn log_mel(spec: &WhisperSpec, audio: &edgebench_harness::audio::Audio) -> Vec<f32> {
     let config = candle_transformers::models::whisper::Config {
         num_mel_bins: spec.n_mels,
         max_source_positions: spec.n_audio_ctx,
@@ -150,16 +131,153 @@ pub fn run(args: CheckWhisperArgs) -> anyhow::Result<ExitCode> {
     );
     let frames = full.len() / spec.n_mels;
     let n = candle_transformers::models::whisper::N_FRAMES.min(frames);
-    let log_mel: Vec<f32> = (0..spec.n_mels)
+    (0..spec.n_mels)
         .flat_map(|m| full[m * frames..m * frames + n].iter().copied())
-        .collect();
+        .collect()
+}
 
-    let mut options: std::collections::BTreeMap<String, String> =
-        args.options.iter().cloned().collect();
+/// One engine's answer for the shared log-mel.
+struct Check<'a> {
+    model: &'a Path,
+    threads: usize,
+    options: &'a BTreeMap<String, String>,
+    log_mel: &'a [f32],
+    n_mels: usize,
+}
+
+impl Check<'_> {
+    /// Load the model in `target`'s speech worker and ask for its encoder output, first logits
+    /// and greedy tokens.
+    fn run(
+        &self,
+        target: &FoundTarget,
+        quant: WhisperQuant,
+        format: WhisperFormat,
+    ) -> anyhow::Result<Outcome> {
+        let command =
+            targets::worker_command(target.worker.clone(), self.threads, ModelKind::Speech);
+        let mut client = WorkerClient::spawn(&command)?;
+        let timeout = Duration::from_secs(1800);
+        client.request(
+            &Request::Load(LoadSpec {
+                model_path: self.model.to_path_buf(),
+                threads: self.threads,
+                context: 16,
+                options: self.options.clone(),
+            }),
+            timeout,
+            |_| {},
+        )?;
+        let answer = client.request(
+            &Request::SpeechCheck(SpeechCheckSpec {
+                mel: self.log_mel.to_vec(),
+                n_mels: self.n_mels,
+                gen: 8,
+            }),
+            timeout,
+            |_| {},
+        )?;
+        client.quit();
+        match answer {
+            Response::SpeechChecked {
+                encoder_output,
+                prompt_logits,
+                tokens,
+            } => Ok(Outcome {
+                target: target.name.to_string(),
+                quant,
+                format: format.name().to_string(),
+                encoder: encoder_output,
+                logits: prompt_logits,
+                tokens,
+            }),
+            other => bail!("unexpected answer {other:?}"),
+        }
+    }
+}
+
+/// The table of every outcome against the reference; returns how many are off tolerance.
+fn print_comparison(outcomes: &[Outcome], reference: &Outcome) -> usize {
+    let mut problems = 0;
+    println!(
+        "reference: {} {} ({})\n",
+        reference.target, reference.quant, reference.format
+    );
+    println!(
+        "{:<11} {:<5} {:<20} {:>10} {:>10} {:>6} {:>7} {:>9}  verdict",
+        "target", "quant", "format", "encoder Δ", "logits Δ", "top-1", "tokens", "tolerance"
+    );
+    let ref_top = argmax(&reference.logits);
+    for o in outcomes {
+        let enc = o
+            .encoder
+            .as_ref()
+            .zip(reference.encoder.as_ref())
+            .and_then(|(a, r)| relative_rms(a, r));
+        let logits = relative_rms(&o.logits, &reference.logits);
+        let top = argmax(&o.logits) == ref_top;
+        let same_tokens = o
+            .tokens
+            .iter()
+            .zip(&reference.tokens)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let tol = tolerance(o.quant);
+        let ok = logits.is_some_and(|l| l <= tol) && enc.is_none_or(|e| e <= tol);
+        if !ok {
+            problems += 1;
+        }
+        let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2e}"));
+        println!(
+            "{:<11} {:<5} {:<20} {:>10} {:>10} {:>6} {:>5}/{} {:>9.0e}  {}",
+            o.target,
+            o.quant.name(),
+            o.format,
+            show(enc),
+            show(logits),
+            if top { "same" } else { "differ" },
+            same_tokens,
+            reference.tokens.len().min(o.tokens.len()),
+            tol,
+            if ok { "ok" } else { "MISMATCH" }
+        );
+    }
+    println!(
+        "\nΔ: relative RMS difference from the reference; tokens: greedy steps equal to the \
+         reference's before the first difference (informative: random weights give close logits)."
+    );
+    problems
+}
+
+pub fn run(args: CheckWhisperArgs) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::builtin();
+    let spec = catalog
+        .whisper_model(&args.scenario)
+        .context("--scenario")?
+        .clone();
+    let quants = args
+        .quant
+        .iter()
+        .map(|q| WhisperQuant::parse(q))
+        .collect::<Result<Vec<_>, _>>()
+        .context("--quant")?;
+    if args.threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    let models_dir = crate::meta::models_dir(&args.models_dir);
+    let clip = match &args.audio {
+        Some(p) => p.clone(),
+        None => edgebench_scenarios::whisper::audio::ensure_clip(&models_dir, args.seed)?,
+    };
+    let audio = edgebench_harness::audio::read_wav(&clip).context("--audio")?;
+
+    let log_mel = log_mel(&spec, &audio);
+
+    let mut options: BTreeMap<String, String> = args.options.iter().cloned().collect();
     options
         .entry("flash_attn".into())
         .or_insert_with(|| "off".into());
-    let (found, missing) = whisper::discover();
+    let (found, missing) = targets::discover(ModelKind::Speech);
     let names: Vec<String> = if args.target.is_empty() {
         found.iter().map(|f| f.name.to_string()).collect()
     } else {
@@ -201,47 +319,14 @@ pub fn run(args: CheckWhisperArgs) -> anyhow::Result<ExitCode> {
             };
             let cached =
                 cache::ensure_cached(&models_dir, &spec, quant, format, args.seed, &mut |_, _| {})?;
-            let mut command = WorkerCommand::for_target(target.worker.clone(), args.threads);
-            command.args.push(SPEECH_ARG.into());
-            let outcome = (|| -> anyhow::Result<Outcome> {
-                let mut client = WorkerClient::spawn(&command)?;
-                let timeout = Duration::from_secs(1800);
-                client.request(
-                    &Request::Load(LoadSpec {
-                        model_path: cached.path.clone(),
-                        threads: args.threads,
-                        context: 16,
-                        options: options.clone(),
-                    }),
-                    timeout,
-                    |_| {},
-                )?;
-                let answer = client.request(
-                    &Request::SpeechCheck(SpeechCheckSpec {
-                        mel: log_mel.clone(),
-                        n_mels: spec.n_mels,
-                        gen: 8,
-                    }),
-                    timeout,
-                    |_| {},
-                )?;
-                client.quit();
-                match answer {
-                    Response::SpeechChecked {
-                        encoder_output,
-                        prompt_logits,
-                        tokens,
-                    } => Ok(Outcome {
-                        target: name.clone(),
-                        quant,
-                        format: format.name().to_string(),
-                        encoder: encoder_output,
-                        logits: prompt_logits,
-                        tokens,
-                    }),
-                    other => bail!("unexpected answer {other:?}"),
-                }
-            })();
+            let check = Check {
+                model: &cached.path,
+                threads: args.threads,
+                options: &options,
+                log_mel: &log_mel,
+                n_mels: spec.n_mels,
+            };
+            let outcome = check.run(target, quant, format);
             match outcome {
                 Ok(o) => outcomes.push(o),
                 Err(e) => {
@@ -258,53 +343,7 @@ pub fn run(args: CheckWhisperArgs) -> anyhow::Result<ExitCode> {
     else {
         bail!("no target exposed an encoder output to compare with (is candle built?)");
     };
-    println!(
-        "reference: {} {} ({})\n",
-        reference.target, reference.quant, reference.format
-    );
-    println!(
-        "{:<11} {:<5} {:<20} {:>10} {:>10} {:>6} {:>7} {:>9}  verdict",
-        "target", "quant", "format", "encoder Δ", "logits Δ", "top-1", "tokens", "tolerance"
-    );
-    let ref_top = argmax(&reference.logits);
-    for o in &outcomes {
-        let enc = o
-            .encoder
-            .as_ref()
-            .zip(reference.encoder.as_ref())
-            .and_then(|(a, r)| relative_rms(a, r));
-        let logits = relative_rms(&o.logits, &reference.logits);
-        let top = argmax(&o.logits) == ref_top;
-        let same_tokens = o
-            .tokens
-            .iter()
-            .zip(&reference.tokens)
-            .take_while(|(a, b)| a == b)
-            .count();
-        let tol = tolerance(o.quant);
-        let ok = logits.is_some_and(|l| l <= tol) && enc.is_none_or(|e| e <= tol);
-        if !ok {
-            problems += 1;
-        }
-        let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2e}"));
-        println!(
-            "{:<11} {:<5} {:<20} {:>10} {:>10} {:>6} {:>5}/{} {:>9.0e}  {}",
-            o.target,
-            o.quant.name(),
-            o.format,
-            show(enc),
-            show(logits),
-            if top { "same" } else { "differ" },
-            same_tokens,
-            reference.tokens.len().min(o.tokens.len()),
-            tol,
-            if ok { "ok" } else { "MISMATCH" }
-        );
-    }
-    println!(
-        "\nΔ: relative RMS difference from the reference; tokens: greedy steps equal to the \
-         reference's before the first difference (informative: random weights give close logits)."
-    );
+    problems += print_comparison(&outcomes, reference);
     Ok(if problems == 0 {
         ExitCode::SUCCESS
     } else {

@@ -7,7 +7,7 @@ use crate::choose::claims::{self, Claim};
 use crate::choose::cost::Work;
 use crate::choose::fit::Fit;
 use crate::choose::rank::{self, Figure, Question, Row};
-use crate::choose::{matrix, observe, validate, Device, Origin};
+use crate::choose::{observe, report, validate, Origin};
 use anyhow::{bail, Context};
 use clap::Args;
 use comfy_table::{Cell, CellAlignment, ContentArrangement};
@@ -63,7 +63,7 @@ pub struct ChooseArgs {
 
 pub fn run(args: ChooseArgs) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::builtin();
-    let (fit, devices) = inputs(&catalog, &args.results)?;
+    let (fit, devices) = report::inputs(&catalog, &args.results)?;
     if args.validate {
         print_validation(&fit);
         return Ok(ExitCode::SUCCESS);
@@ -95,24 +95,6 @@ pub fn run(args: ChooseArgs) -> anyhow::Result<ExitCode> {
         eprintln!("Chart: {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The fit (published figures plus measured ones) and the devices: those only the results
-/// know first, then the catalog's.
-pub fn inputs(catalog: &Catalog, results: &[PathBuf]) -> anyhow::Result<(Fit, Vec<Device>)> {
-    let mut obs = observe::published(catalog)?;
-    let mut devices: Vec<Device> = Vec::new();
-    if !results.is_empty() {
-        let loaded = edgebench_reports::load_results(results)?;
-        for w in &loaded.warnings {
-            eprintln!("warning: {w}");
-        }
-        let (measured, seen) = observe::measured(catalog, &loaded.tests);
-        obs.extend(measured);
-        devices.extend(seen.into_iter().filter(|d| !d.in_catalog));
-    }
-    devices.extend(observe::catalog_devices());
-    Ok((Fit::new(obs), devices))
 }
 
 /// Numbered references to the figures' sources, for footnotes.
@@ -380,28 +362,4 @@ fn check_claims(catalog: &Catalog, fit: &Fit, args: &[String]) -> anyhow::Result
         println!("Every claim is within the physical ceiling.");
         Ok(ExitCode::SUCCESS)
     }
-}
-
-/// The matrix and chart for a report (used by `edgebench report`).
-pub fn report_matrix(
-    results: &[PathBuf],
-) -> anyhow::Result<(
-    edgebench_reports::matrix::Matrix,
-    Option<edgebench_reports::chart::ChoiceChart>,
-)> {
-    let catalog = Catalog::builtin();
-    let (fit, devices) = inputs(&catalog, results)?;
-    // The report is about edge devices: boards and Apple chips, and whatever the results ran
-    // on; NVIDIA GPUs only when measured.
-    let measured: Vec<&str> = fit
-        .observations
-        .iter()
-        .filter(|o| o.origin == Origin::Measured)
-        .map(|o| o.device.as_str())
-        .collect();
-    let shown: Vec<Device> = devices
-        .into_iter()
-        .filter(|d| !d.in_catalog || d.family != "nvidia-gpu" || measured.contains(&d.id.as_str()))
-        .collect();
-    Ok(matrix::build(&catalog, &shown, &fit))
 }

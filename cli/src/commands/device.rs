@@ -40,7 +40,7 @@ pub fn run(args: DeviceArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--threads must be at least 1");
     }
     let root = args.sys_root.clone().map(SysRoot::new).unwrap_or_default();
-    let env = edgebench_harness::env::detect(&root, crate::VERSION, crate::COMMIT);
+    let env = edgebench_harness::env::detect(&root, crate::meta::VERSION, crate::meta::COMMIT);
     let spec = env
         .extra
         .get("catalog_id")
@@ -57,7 +57,7 @@ pub fn run(args: DeviceArgs) -> anyhow::Result<ExitCode> {
         "cpu",
         &format!("{} ({} cores, {})", env.cpu_model, env.cpu_cores, env.arch),
     );
-    line("memory", &crate::plan::gib(env.ram_bytes));
+    line("memory", &crate::units::gib(env.ram_bytes));
     line("os", &format!("{} (kernel {})", env.os, env.kernel));
     line("governor", env.governor.as_deref().unwrap_or("-"));
     if env.emulated {
@@ -173,7 +173,7 @@ fn show(r: &Reading, elapsed_s: f64) -> String {
             r.value / elapsed_s
         ),
         Quantity::CpuPercent | Quantity::LoadPercent => format!("{:.1} %", r.value),
-        Quantity::MemoryBytes => crate::plan::gib(r.value as u64),
+        Quantity::MemoryBytes => crate::units::gib(r.value as u64),
         Quantity::VoltageV => format!("{:.3} V", r.value),
         Quantity::CurrentA => format!("{:.3} A", r.value),
         Quantity::ClockRatio => format!("{:.0} % of max clock", r.value * 100.0),

@@ -1,7 +1,8 @@
 //! `edgebench list`: what can be run.
 
-use crate::plan::gib;
+use crate::model::ModelKind;
 use crate::targets;
+use crate::units::gib;
 use clap::{Args, ValueEnum};
 use edgebench_scenarios::onnx::OnnxQuant;
 use edgebench_scenarios::whisper::{self, WhisperFormat, WhisperQuant};
@@ -76,8 +77,8 @@ pub fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
             }
         }
         ListWhat::Targets => {
-            let (found, missing) = targets::discover();
-            let (speech, _) = crate::whisper::discover();
+            let (found, missing) = targets::discover(ModelKind::Text);
+            let (speech, _) = targets::discover(ModelKind::Speech);
             for f in &found {
                 let i = &f.info;
                 let summary = targets::KNOWN

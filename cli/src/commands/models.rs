@@ -1,8 +1,8 @@
 //! `edgebench models`: the model cache.
 
-use crate::plan::gib;
-use crate::plan::SynthQuant;
+use crate::model::SynthQuant;
 use crate::synthesis::with_bar;
+use crate::units::gib;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use edgebench_scenarios::whisper::{cache as whisper_cache, WhisperFormat, WhisperQuant};
@@ -74,7 +74,7 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
                 .map(|q| SynthQuant::parse(q))
                 .collect::<Result<Vec<_>, _>>()
                 .context("--quant")?;
-            let dir = crate::models_dir(&models_dir);
+            let dir = crate::meta::models_dir(&models_dir);
             for q in quants {
                 let cached = match q {
                     SynthQuant::Gguf(q) => with_bar(
@@ -94,8 +94,8 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
         ModelsCommand::Prune {
             dry_run,
             models_dir,
-        } => prune(&crate::models_dir(&models_dir), dry_run)?,
-        ModelsCommand::List { models_dir } => list(&crate::models_dir(&models_dir)),
+        } => prune(&crate::meta::models_dir(&models_dir), dry_run)?,
+        ModelsCommand::List { models_dir } => list(&crate::meta::models_dir(&models_dir)),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -130,7 +130,7 @@ fn synth_whisper(
             .collect::<Result<_, _>>()
             .context("--quant")?
     };
-    let dir = crate::models_dir(models_dir);
+    let dir = crate::meta::models_dir(models_dir);
     for q in quants {
         let formats: Vec<WhisperFormat> = match format {
             Some(f) => vec![f],

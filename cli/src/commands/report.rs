@@ -1,14 +1,10 @@
 //! `edgebench report`: tables, exports, charts and the HTML page from results files (and
 //! llama-bench JSON/JSONL). Reports only read.
 
-use anyhow::Context;
+use crate::output;
 use clap::Args;
-use edgebench_harness::sampler::Timeline;
-use edgebench_harness::schema::TestRecord;
-use edgebench_reports::chart::{self, Chart};
-use edgebench_reports::html::{self, ChartSvg, PageInfo};
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use edgebench_reports::chart;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Args, Debug)]
@@ -42,10 +38,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     // The devices × scenarios matrix (measured, published and predicted figures) for the page
     // and the Markdown export.
     let matrix = (args.html.is_some() || args.charts.is_some() || args.output == "md")
-        .then(|| performance_matrix(&args.results))
+        .then(|| output::performance_matrix(&args.results))
         .flatten();
     if args.html.is_some() || args.charts.is_some() {
-        let (timelines, mut warnings) = load_timelines(&tests, &args.results);
+        let (timelines, mut warnings) = output::load_timelines(&tests, &args.results);
         for w in &warnings {
             eprintln!("warning: {w}");
         }
@@ -53,9 +49,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         if let Some((_, Some(c))) = &matrix {
             charts.insert(0, Box::new(c.clone()));
         }
-        let svgs = render_svgs(&charts)?;
+        let svgs = output::render_svgs(&charts)?;
         if let Some(dir) = &args.charts {
-            write_charts(&charts, &svgs, dir)?;
+            output::write_charts(&charts, &svgs, dir)?;
             eprintln!(
                 "Charts: {} ({} charts, SVG and PNG)",
                 dir.display(),
@@ -64,8 +60,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
         if let Some(path) = &args.html {
             warnings.extend(loaded.warnings.iter().cloned());
-            let sections = matrix.iter().map(|(m, _)| matrix_section(m)).collect();
-            write_page(&tests, svgs, &args.results, warnings, sections, path)?;
+            let sections = matrix
+                .iter()
+                .map(|(m, _)| output::matrix_section(m))
+                .collect();
+            output::write_page(&tests, svgs, &args.results, warnings, sections, path)?;
             eprintln!("Report: {}", path.display());
         }
     }
@@ -73,132 +72,6 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     if let (Some((m, _)), "md") = (&matrix, args.output.as_str()) {
         text = format!("{}\n\n{}", text.trim_end(), m.markdown());
     }
-    crate::commands::run::print_export(&text);
+    output::print_export(&text);
     Ok(ExitCode::SUCCESS)
-}
-
-/// The chooser's matrix and chart for these results; a failure is a warning (the rest of the
-/// report does not depend on it).
-fn performance_matrix(
-    results: &[PathBuf],
-) -> Option<(
-    edgebench_reports::matrix::Matrix,
-    Option<edgebench_reports::chart::ChoiceChart>,
-)> {
-    match crate::commands::choose::report_matrix(results) {
-        Ok(m) => Some(m),
-        Err(e) => {
-            eprintln!("warning: performance matrix: {e:#}");
-            None
-        }
-    }
-}
-
-fn matrix_section(m: &edgebench_reports::matrix::Matrix) -> html::Section {
-    html::Section {
-        id: "matrix",
-        nav: "devices × scenarios",
-        html: format!("<h2>Devices × scenarios</h2>\n{}", m.html()),
-    }
-}
-
-/// Sensor timelines of the tests that name one, found beside the results; a file that does not
-/// parse is a warning (the chart falls back to per-repetition figures).
-fn load_timelines(
-    tests: &[TestRecord],
-    results: &[PathBuf],
-) -> (HashMap<String, Timeline>, Vec<String>) {
-    chart::read_test_timelines(tests, results)
-}
-
-/// Every chart as SVG, drawn once for both the page and the charts folder.
-fn render_svgs(charts: &[Box<dyn Chart>]) -> anyhow::Result<Vec<ChartSvg>> {
-    charts
-        .iter()
-        .map(|c| {
-            Ok(ChartSvg {
-                title: c.title().to_string(),
-                svg: chart::render_svg(c.as_ref())?,
-            })
-        })
-        .collect()
-}
-
-fn write_charts(charts: &[Box<dyn Chart>], svgs: &[ChartSvg], dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
-    for (c, rendered) in charts.iter().zip(svgs) {
-        let svg = dir.join(format!("{}.svg", c.name()));
-        std::fs::write(&svg, &rendered.svg).with_context(|| format!("{}", svg.display()))?;
-        let png = dir.join(format!("{}.png", c.name()));
-        std::fs::write(&png, chart::render_png(c.as_ref())?)
-            .with_context(|| format!("{}", png.display()))?;
-    }
-    Ok(())
-}
-
-/// The page at `path`; when the results have more rows than a page shows at a glance, the
-/// per-test tables go to `<stem>-tests.html` beside it (see [`html::pages`]).
-fn write_page(
-    tests: &[TestRecord],
-    svgs: Vec<ChartSvg>,
-    sources: &[PathBuf],
-    warnings: Vec<String>,
-    sections: Vec<html::Section>,
-    path: &Path,
-) -> anyhow::Result<()> {
-    let info = PageInfo {
-        sources: sources.iter().map(|p| p.display().to_string()).collect(),
-        generator: format!("{} ({})", crate::VERSION, crate::COMMIT),
-        warnings,
-    };
-    let stem = path
-        .file_stem()
-        .map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
-    let tests_file = format!("{stem}-tests.html");
-    let pages = html::pages_with(tests, &svgs, &info, &tests_file, sections);
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("{}", parent.display()))?;
-    }
-    std::fs::write(path, pages.main).with_context(|| format!("{}", path.display()))?;
-    if let Some(tests_page) = pages.tests {
-        let tests_path = path.with_file_name(&tests_file);
-        std::fs::write(&tests_path, tests_page)
-            .with_context(|| format!("{}", tests_path.display()))?;
-        eprintln!("Per-test tables: {}", tests_path.display());
-    }
-    Ok(())
-}
-
-/// The HTML page of one results file, for `edgebench run` to write beside it.
-pub fn write_html_for(results: &Path, html_path: &Path) -> anyhow::Result<()> {
-    let sources = vec![results.to_path_buf()];
-    let loaded = edgebench_reports::load_results(&sources)?;
-    let (timelines, mut warnings) = load_timelines(&loaded.tests, &sources);
-    warnings.extend(loaded.warnings);
-    write_page_with_matrix(&loaded.tests, &timelines, &sources, warnings, html_path)
-}
-
-/// The page for `tests` as `report --html` writes it: the charts, with the devices × scenarios
-/// matrix and the chooser's chart (also for `fleet report`).
-pub(crate) fn write_page_with_matrix(
-    tests: &[TestRecord],
-    timelines: &HashMap<String, Timeline>,
-    sources: &[PathBuf],
-    warnings: Vec<String>,
-    html_path: &Path,
-) -> anyhow::Result<()> {
-    let mut charts = chart::charts_for(tests, timelines, 8);
-    let matrix = performance_matrix(sources);
-    if let Some((_, Some(c))) = &matrix {
-        charts.insert(0, Box::new(c.clone()));
-    }
-    let sections = matrix.iter().map(|(m, _)| matrix_section(m)).collect();
-    write_page(
-        tests,
-        render_svgs(&charts)?,
-        sources,
-        warnings,
-        sections,
-        html_path,
-    )
 }

@@ -195,7 +195,7 @@ pub fn run(args: FleetReportArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|(h, r)| format!("device {h} failed in fleet run {r}")),
     );
-    crate::commands::report::write_page_with_matrix(
+    crate::output::write_page_with_matrix(
         &merged.tests,
         &HashMap::new(),
         &merged.sources,

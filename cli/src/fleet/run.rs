@@ -277,7 +277,7 @@ impl Ctx {
         let artifact = artifact::pick(
             &self.artifacts,
             &self.artifacts_dir,
-            crate::VERSION,
+            crate::meta::VERSION,
             p,
             host.var("edgebench_cpu"),
         )?;
