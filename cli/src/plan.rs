@@ -251,7 +251,8 @@ pub fn resolve(
                         Err(reason) => (model.clone(), Some(reason)),
                     },
                 };
-                let estimate = crate::memfit::estimate(&model, target, context);
+                let estimate =
+                    crate::memfit::estimate(&model, found_target.and_then(|f| f.memory()), context);
                 let memory_estimate_bytes = estimate.total();
                 if skip.is_none() && !sel.force && memory_estimate_bytes > sel.ram_bytes {
                     skip = Some(format!(
@@ -278,17 +279,9 @@ pub fn resolve(
     jobs
 }
 
-/// The load options a target reads, as it lists them in `extra["load_options"]`.
+/// The load options a target reads (its description; see `TargetInfo::option_names`).
 pub fn load_options(info: &TargetInfo) -> Vec<&str> {
-    info.extra
-        .get("load_options")
-        .map(|s| {
-            s.split(',')
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
+    info.option_names()
 }
 
 pub fn gib(bytes: u64) -> String {

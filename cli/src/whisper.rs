@@ -10,8 +10,8 @@ use crate::commands::run::RunArgs;
 use crate::plan::{gib, ModelSource, PlannedJob};
 use crate::targets::{self, FoundTarget, MissingTarget};
 use anyhow::{bail, Context};
-use edgebench_harness::client::{locate_worker, WorkerClient, WorkerCommand};
-use edgebench_harness::protocol::{Request, Response, RunSpec, SpeechRunSpec};
+use edgebench_harness::client::WorkerCommand;
+use edgebench_harness::protocol::{RunSpec, SpeechRunSpec};
 use edgebench_harness::runner::{ModelJob, TestSpec};
 use edgebench_harness::schema::{Parameters, ScenarioRef, Status};
 use edgebench_harness::target::LoadSpec;
@@ -21,7 +21,6 @@ use edgebench_scenarios::whisper::{
 };
 use edgebench_scenarios::{Catalog, WhisperSpec, WorkloadSpec};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// The argument that makes a worker serve speech models (whisper.cpp's serves only those).
 pub const SPEECH_ARG: &str = "--speech";
@@ -156,49 +155,16 @@ pub fn requested(args: &RunArgs, catalog: &Catalog) -> anyhow::Result<bool> {
 
 /// Every known target that serves speech models, asked with `--speech`, and why others do not.
 pub fn discover() -> (Vec<FoundTarget>, Vec<MissingTarget>) {
+    let (all, mut missing) = targets::discover_with(&[SPEECH_ARG]);
     let mut found = Vec::new();
-    let mut missing = Vec::new();
-    for known in targets::KNOWN {
-        let Some(worker) = locate_worker(known.name) else {
+    for f in all {
+        if f.info.architectures.iter().any(|a| a == "whisper") {
+            found.push(f);
+        } else {
             missing.push(MissingTarget {
-                name: known.name,
-                reason: format!(
-                    "worker {} not found (build it: {})",
-                    edgebench_harness::client::worker_binary_name(known.name),
-                    known.build_hint
-                ),
-            });
-            continue;
-        };
-        let mut command = WorkerCommand::for_target(worker.clone(), 1);
-        command.args.push(SPEECH_ARG.into());
-        let info = WorkerClient::spawn(&command)
-            .map_err(|e| e.to_string())
-            .and_then(|mut client| {
-                let info = client.request(&Request::Info, Duration::from_secs(30), |_| {});
-                client.quit();
-                match info {
-                    Ok(Response::Info(info)) => Ok(info),
-                    Ok(other) => Err(format!("unexpected answer {other:?}")),
-                    Err(e) => Err(e.to_string()),
-                }
-            });
-        match info {
-            Ok(info) if info.architectures.iter().any(|a| a == "whisper") => {
-                found.push(FoundTarget {
-                    name: known.name,
-                    worker,
-                    info,
-                })
-            }
-            Ok(_) => missing.push(MissingTarget {
-                name: known.name,
+                name: f.name,
                 reason: "runs no speech models in this build".into(),
-            }),
-            Err(reason) => missing.push(MissingTarget {
-                name: known.name,
-                reason,
-            }),
+            });
         }
     }
     (found, missing)
@@ -439,23 +405,12 @@ pub fn resolve(
                         .unwrap_or_else(|| format!("unknown target {target}")),
                 );
             }
-            // candle converts F16 weights to f32 when it loads them.
-            let in_memory = match (&source, target.as_str()) {
-                (WhisperSource::Synthetic { quant, .. }, "candle")
-                    if *quant == WhisperQuant::F16 =>
-                {
-                    2 * source.file_bytes()
-                }
-                // ONNX Runtime holds the decoder's weights in both decoder sessions and, on a
-                // CPU without f16 kernels, f32 copies of an f16 graph's weights (measured RSS:
-                // whisper-base f32 0.90 GiB, f16 1.18 GiB for 0.37 / 0.19 GiB folders).
-                (WhisperSource::Synthetic { quant, .. }, "onnxruntime") => {
-                    let factor = if *quant == WhisperQuant::F16 { 4 } else { 2 };
-                    factor * source.file_bytes()
-                }
-                _ => source.file_bytes(),
-            };
-            let memory_estimate_bytes = in_memory + OVERHEAD_BYTES;
+            // Weights as the target holds them + its runtime (its own memory model).
+            let memory_estimate_bytes = crate::memfit::speech_estimate(
+                found_target.and_then(|f| f.memory()),
+                source.file_bytes(),
+                &source.quant_name(),
+            );
             if skip.is_none() && !force && memory_estimate_bytes > ram_bytes {
                 skip = Some(format!(
                     "needs about {} of memory, this device has {} (use --force to try anyway)",

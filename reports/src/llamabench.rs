@@ -306,6 +306,7 @@ pub fn import(
             architectures: vec![arch.clone()],
             quants: vec![quant.clone()],
             extra,
+            description: Default::default(),
         },
         parameters: Parameters { threads, options },
         status: Status::Ok,

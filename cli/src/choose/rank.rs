@@ -176,12 +176,11 @@ pub fn memory_needed(work: &Work, backend: &str, ctx: usize) -> u64 {
                 quant: *quant,
                 seed: 0,
             };
-            // Engines edgebench does not run are estimated as llama.cpp holds a model.
-            let target = match backend {
-                "candle" | "onnxruntime" | "coreml" => backend,
-                _ => "llamacpp",
-            };
-            crate::memfit::estimate(&model, target, ctx).total()
+            // Each target's own memory model (asked once); engines edgebench does not run
+            // are estimated as llama.cpp holds a model.
+            let memory = crate::targets::memory_model(backend)
+                .or_else(|| crate::targets::memory_model("llamacpp"));
+            crate::memfit::estimate(&model, memory.as_ref(), ctx).total()
         }
         Work::Whisper { spec, quant } => {
             super::cost::whisper_weight_bytes(spec, *quant) + crate::whisper::OVERHEAD_BYTES

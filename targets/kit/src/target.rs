@@ -2,6 +2,7 @@
 //! operations the harness times. The generation loop itself is shared ([`crate::worker`]), so
 //! every backend is measured the same way.
 
+use crate::describe::Description;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,6 +28,34 @@ pub struct TargetInfo {
     /// Anything else worth recording (threading library, execution provider…).
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
+    /// What the CLI plans with: summary, load options, memory model ([`crate::describe`]).
+    /// Sent in the answer to `info`; the harness leaves it out of result records.
+    #[serde(default, skip_serializing_if = "Description::is_empty")]
+    pub description: Description,
+}
+
+impl TargetInfo {
+    /// The names of the load options this target reads: from its description, or, for a
+    /// worker that sends none, from `extra["load_options"]` (a comma list).
+    pub fn option_names(&self) -> Vec<&str> {
+        if !self.description.options.is_empty() {
+            return self
+                .description
+                .options
+                .iter()
+                .map(|o| o.name.as_str())
+                .collect();
+        }
+        self.extra
+            .get("load_options")
+            .map(|s| {
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// How to load a model.
