@@ -8,14 +8,7 @@ use std::path::Path;
 
 /// The shapes a memory estimate needs (layers, heads and sizes), from a GGUF file's metadata or
 /// any other model description.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shape {
-    pub layers: usize,
-    pub kv_heads: usize,
-    pub head_dim: usize,
-    pub vocab: usize,
-    pub hidden: usize,
-}
+pub use edgebench_harness::describe::Shape;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GgufSummary {

@@ -193,18 +193,9 @@ pub fn formats(target: &FoundTarget) -> &[String] {
     &target.info.formats
 }
 
-/// The load options a target reads, as it lists them in `extra["load_options"]` (the one
-/// place the planner asks).
+/// The load options a target reads (its description; see `TargetInfo::option_names`).
 pub fn load_options(info: &TargetInfo) -> Vec<&str> {
-    info.extra
-        .get("load_options")
-        .map(|s| {
-            s.split(',')
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
+    info.option_names()
 }
 
 /// Resolve a selection into a plan: one job per model × target × thread count × option
@@ -224,7 +215,7 @@ pub fn resolve(sel: &Selection, targets: &Targets) -> Plan {
                 None => (model.clone(), Some(targets.unavailable(target))),
                 Some(f) => fit_model(model, f),
             };
-            let estimate = memfit::estimate(&model, target, context);
+            let estimate = memfit::estimate(&model, found.and_then(|f| f.memory()), context);
             let skip = skip.or_else(|| too_big(&model, &estimate, sel));
             for &threads in &sel.threads {
                 for options in &combos {
@@ -285,6 +276,7 @@ fn too_big(model: &ModelSource, estimate: &MemoryEstimate, sel: &Selection) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
+    use edgebench_harness::describe::MemoryModel;
     use edgebench_scenarios::whisper::{WhisperFormat, WhisperQuant};
     use edgebench_scenarios::{Catalog, Quant};
 
@@ -430,12 +422,21 @@ mod tests {
                     &["whisper"],
                     &["f16", "q8_0"],
                 ),
-                target(
-                    "onnxruntime",
-                    &["whisper-onnx"],
-                    &["whisper"],
-                    &["f32", "f16", "int8"],
-                ),
+                {
+                    let mut t = target(
+                        "onnxruntime",
+                        &["whisper-onnx"],
+                        &["whisper"],
+                        &["f32", "f16", "int8"],
+                    );
+                    // As the onnxruntime worker describes its speech side.
+                    t.info.description.memory = Some(MemoryModel {
+                        weights_factor: [("f16".to_string(), 4.0), ("*".to_string(), 2.0)].into(),
+                        runtime_bytes: memfit::SPEECH_OVERHEAD_BYTES,
+                        ..Default::default()
+                    });
+                    t
+                },
             ],
             missing: vec![],
         };

@@ -1,6 +1,8 @@
 //! Parameter sweeps as llama-bench runs them: every run parameter takes a comma list or a range
-//! (`-t 1-4`, `-p 128,512`, `-b 256-2048*2`), and a run measures every combination, each a test
-//! with its own result row (the values recorded in `TestRecord.parameters.options`).
+//! (`-t 1-4`, `-p 128,512`, `--opt batch=256-2048*2`), and a run measures every combination,
+//! each a test with its own result row (the values recorded in `TestRecord.parameters.options`).
+//! Backend options all take one path (`--opt KEY=VALUES`); llama-bench's flags are aliases
+//! onto it ([`llama_bench_aliases`]).
 //!
 //! Everything here is pure: parsing what was typed and expanding it, no side effects.
 
@@ -143,27 +145,106 @@ pub fn describe(options: &BTreeMap<String, String>) -> String {
         .join(",")
 }
 
-/// llama-bench's multi-letter short flags, which clap cannot declare, as edgebench's long ones,
-/// so `edgebench run -ub 256 -fa 1 -ngl 99` works as it does in llama-bench.
+/// Parse `--opt KEY=VALUE[,VALUE…]`: the key, then its values; a numeric range among them
+/// (`256-2048*2`, see [`numbers`]) is expanded, anything else is kept as typed (`-1`, `auto`).
+/// Whether a value is one the target takes is the target's to say (its description).
+pub fn option_values(s: &str) -> Result<Dimension, String> {
+    let (key, list) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not KEY=VALUE[,VALUE…] (e.g. batch=256,512)"))?;
+    let key = key.trim();
+    if key.is_empty()
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    {
+        return Err(format!("'{key}' in '{s}' is not an option name"));
+    }
+    let mut values: Vec<String> = Vec::new();
+    for item in words(list)?.0 {
+        let expanded = match numbers(&item) {
+            Ok(Numbers(ns)) if item.contains('-') => ns.iter().map(|n| n.to_string()).collect(),
+            _ => vec![item],
+        };
+        for v in expanded {
+            if !values.contains(&v) {
+                values.push(v);
+            }
+        }
+    }
+    Ok((key.to_string(), values))
+}
+
+/// Repeated `--opt` flags as one dimension per key, in the order keys were first given.
+pub fn merge_dimensions(given: &[Dimension]) -> Vec<Dimension> {
+    let mut out: Vec<Dimension> = Vec::new();
+    for (key, values) in given {
+        match out.iter_mut().find(|(k, _)| k == key) {
+            Some((_, vs)) => {
+                for v in values {
+                    if !vs.contains(v) {
+                        vs.push(v.clone());
+                    }
+                }
+            }
+            None => out.push((key.clone(), values.clone())),
+        }
+    }
+    out
+}
+
+/// llama-bench's flags (`-b 256`, `-fa 0,1`, `-ngl 99`…, also `--flash-attn=1`) as the one
+/// generic option flag, `--opt KEY=VALUES`, and `-pg` as `--pg`: clap cannot declare
+/// multi-letter short flags, and every backend option takes the same path to its target.
 pub fn llama_bench_aliases<I: IntoIterator<Item = std::ffi::OsString>>(
     args: I,
 ) -> Vec<std::ffi::OsString> {
-    const ALIASES: [(&str, &str); 6] = [
-        ("-ub", "--ubatch-size"),
-        ("-fa", "--flash-attn"),
-        ("-ctk", "--cache-type-k"),
-        ("-ctv", "--cache-type-v"),
-        ("-ngl", "--n-gpu-layers"),
-        ("-pg", "--pg"),
+    /// Flag → option key.
+    const OPTIONS: [(&str, &str); 14] = [
+        ("-b", "batch"),
+        ("--batch-size", "batch"),
+        ("-ub", "ubatch"),
+        ("--ubatch-size", "ubatch"),
+        ("--ctx-size", "ctx"),
+        ("-fa", "flash_attn"),
+        ("--flash-attn", "flash_attn"),
+        ("-ctk", "cache_type_k"),
+        ("--cache-type-k", "cache_type_k"),
+        ("-ctv", "cache_type_v"),
+        ("--cache-type-v", "cache_type_v"),
+        ("-ngl", "n_gpu_layers"),
+        ("--n-gpu-layers", "n_gpu_layers"),
+        ("--ep", "ep"),
     ];
-    args.into_iter()
-        .map(|a| {
-            ALIASES
-                .iter()
-                .find(|(short, _)| a == *short)
-                .map_or(a, |(_, long)| long.into())
-        })
-        .collect()
+    let mut out = Vec::new();
+    let mut args = args.into_iter().peekable();
+    while let Some(arg) = args.next() {
+        let text = arg.to_string_lossy().into_owned();
+        if text == "-pg" {
+            out.push("--pg".into());
+            continue;
+        }
+        let (flag, inline) = match text.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (text.clone(), None),
+        };
+        let Some((_, key)) = OPTIONS.iter().find(|(f, _)| *f == flag) else {
+            out.push(arg);
+            continue;
+        };
+        let value = match inline {
+            Some(v) => Some(v),
+            None => args.next().map(|v| v.to_string_lossy().into_owned()),
+        };
+        match value {
+            Some(v) => {
+                out.push("--opt".into());
+                out.push(format!("{key}={v}").into());
+            }
+            None => out.push(arg),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -265,7 +346,7 @@ mod tests {
     }
 
     #[test]
-    fn llama_bench_short_flags_become_long_ones() {
+    fn llama_bench_flags_become_generic_options() {
         let args = [
             "edgebench",
             "run",
@@ -275,8 +356,11 @@ mod tests {
             "-1",
             "-fa",
             "0,1",
+            "--batch-size=256",
             "-t",
             "2",
+            "-pg",
+            "8,4",
         ];
         let out = llama_bench_aliases(args.iter().map(std::ffi::OsString::from));
         assert_eq!(
@@ -284,19 +368,47 @@ mod tests {
             [
                 "edgebench",
                 "run",
-                "--ubatch-size",
-                "128",
-                "--n-gpu-layers",
-                "-1",
-                "--flash-attn",
-                "0,1",
+                "--opt",
+                "ubatch=128",
+                "--opt",
+                "n_gpu_layers=-1",
+                "--opt",
+                "flash_attn=0,1",
+                "--opt",
+                "batch=256",
                 "-t",
-                "2"
+                "2",
+                "--pg",
+                "8,4"
             ]
         );
         assert_eq!(
             describe(&combo(&[("ubatch", "128"), ("batch", "512")])),
             "batch=512,ubatch=128"
         );
+    }
+
+    #[test]
+    fn option_values_expand_ranges_and_keep_words() {
+        assert_eq!(
+            option_values("batch=256-1024*2,64").unwrap(),
+            (
+                "batch".to_string(),
+                vec!["256".into(), "512".into(), "1024".into(), "64".into()]
+            )
+        );
+        assert_eq!(
+            option_values("n_gpu_layers=-1,all").unwrap().1,
+            ["-1", "all"]
+        );
+        assert!(option_values("batch").unwrap_err().contains("KEY=VALUE"));
+        assert!(option_values("=1").is_err());
+        assert!(option_values("batch=1,,2").is_err());
+        let merged = merge_dimensions(&[
+            option_values("fa=0").unwrap(),
+            option_values("batch=8").unwrap(),
+            option_values("fa=1,0").unwrap(),
+        ]);
+        assert_eq!(merged, dims(&[("fa", &["0", "1"]), ("batch", &["8"])]));
     }
 }

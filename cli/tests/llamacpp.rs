@@ -151,9 +151,12 @@ fn llama_bench_flags_and_bad_values() {
         "{plan}"
     );
     for (args, needle) in [
-        (vec!["-fa", "2"], "--flash-attn: '2'"),
-        (vec!["-ctk", "q3_k"], "--cache-type-k: 'q3_k'"),
-        (vec!["-b", "0"], "--batch-size must be at least 1"),
+        (vec!["-fa", "2"], "option flash_attn=2: expected 0, 1, auto"),
+        (vec!["-ctk", "q3_k"], "option cache_type_k=q3_k"),
+        (
+            vec!["-b", "0"],
+            "option batch=0: expected a whole number ≥ 1",
+        ),
         (vec!["-t", "4-1"], "ends before it starts"),
     ] {
         let out = edgebench()

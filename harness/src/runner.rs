@@ -326,7 +326,11 @@ impl Runner<'_> {
         let mut client = WorkerClient::spawn(&job.worker).map_err(|e| (None, e.to_string()))?;
         self.worker_pid.store(client.pid(), Ordering::Relaxed);
         let info = match client.request(&Request::Info, Duration::from_secs(60), |_| {}) {
-            Ok(Response::Info(info)) => info,
+            // The description is for planning; records keep what identifies the build.
+            Ok(Response::Info(info)) => TargetInfo {
+                description: Default::default(),
+                ..info
+            },
             Ok(other) => return Err((None, format!("worker answered {other:?} to info"))),
             Err(e) => return Err((None, e.to_string())),
         };

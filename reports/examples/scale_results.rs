@@ -315,6 +315,7 @@ fn target(name: &str, version: &str, model: &Model) -> TargetInfo {
         architectures: vec![model.arch.into()],
         quants: vec![model.quant.into()],
         extra: BTreeMap::new(),
+        description: Default::default(),
     }
 }
 

@@ -334,6 +334,7 @@ pub fn import(
             architectures: vec![arch.clone()],
             quants: vec![quant.clone()],
             extra,
+            description: Default::default(),
         },
         parameters: Parameters { threads, options },
         status: Status::Ok,

@@ -176,12 +176,11 @@ pub fn memory_needed(work: &Work, backend: &str, ctx: usize) -> u64 {
                 quant: *quant,
                 seed: 0,
             };
-            // Engines edgebench does not run are estimated as llama.cpp holds a model.
-            let target = match backend {
-                "candle" | "onnxruntime" | "coreml" => backend,
-                _ => "llamacpp",
-            };
-            crate::memfit::estimate(&model, target, ctx).total()
+            // Each target's own memory model (its worker asked once); engines edgebench does
+            // not run, or whose worker is not built here, get the typical one.
+            let memory =
+                crate::targets::memory_model(backend).unwrap_or_else(crate::memfit::typical);
+            crate::memfit::estimate(&model, Some(&memory), ctx).total()
         }
         Work::Whisper { spec, quant } => {
             super::cost::whisper_weight_bytes(spec, *quant) + crate::memfit::SPEECH_OVERHEAD_BYTES

@@ -360,8 +360,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             .context("--scenario")?
     };
     for t in args.target.iter().chain([&args.reference]) {
-        if !targets::KNOWN.iter().any(|k| k.name == t) {
-            let known: Vec<&str> = targets::KNOWN.iter().map(|k| k.name).collect();
+        if !targets::is_known(t) {
+            let known = targets::known_names();
             bail!("unknown target '{t}' (known: {})", known.join(", "));
         }
     }

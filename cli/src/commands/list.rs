@@ -81,11 +81,7 @@ pub fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
             let (speech, _) = targets::discover(ModelKind::Speech);
             for f in &found {
                 let i = &f.info;
-                let summary = targets::KNOWN
-                    .iter()
-                    .find(|k| k.name == f.name)
-                    .map_or("", |k| k.summary);
-                println!("{:<12} {summary}", f.name);
+                println!("{:<12} {}", f.name, f.summary());
                 println!(
                     "{:<12} built: {} on {} [{}]",
                     "",
@@ -110,6 +106,9 @@ pub fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
                         speech.info.formats.join(", "),
                         speech.info.quants.join(", ")
                     );
+                }
+                for option in targets::describe_options(f) {
+                    println!("{:<12} {option}", "");
                 }
                 println!("{:<12} worker {}", "", f.worker.display());
             }

@@ -111,6 +111,7 @@ fn llamacpp() -> TargetInfo {
         architectures: vec!["llama".into(), "phi3".into(), "gemma".into()],
         quants: vec!["f16".into(), "q8_0".into(), "q4_0".into(), "q4_k_m".into()],
         extra: BTreeMap::from([("threads".into(), "4".into())]),
+        description: Default::default(),
     }
 }
 
@@ -124,6 +125,7 @@ fn candle() -> TargetInfo {
         architectures: vec!["llama".into(), "phi3".into(), "gemma".into()],
         quants: vec!["f32".into(), "f16".into(), "q8_0".into(), "q4_k_m".into()],
         extra: BTreeMap::from([("threads".into(), "4".into())]),
+        description: Default::default(),
     }
 }
 
@@ -137,6 +139,7 @@ fn onnxruntime() -> TargetInfo {
         architectures: vec!["llama".into(), "phi3".into(), "gemma".into()],
         quants: vec!["f32".into(), "f16".into(), "int4".into()],
         extra: BTreeMap::new(),
+        description: Default::default(),
     }
 }
 

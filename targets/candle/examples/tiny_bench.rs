@@ -4,10 +4,10 @@
 //! `cargo run --release -p edgebench-candle --example tiny_bench -- [threads] [prompt] [gen] [reps]`
 
 use edgebench_candle::CandleTarget;
-use edgebench_harness::protocol::RunSpec;
-use edgebench_harness::target::{LoadSpec, Target};
-use edgebench_harness::worker::run_repetition;
 use edgebench_scenarios::{Catalog, Quant};
+use edgebench_target_kit::protocol::RunSpec;
+use edgebench_target_kit::target::{LoadSpec, Target};
+use edgebench_target_kit::worker::run_repetition;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<usize> = std::env::args()

@@ -3,8 +3,8 @@
 
 fn main() {
     if std::env::args().skip(1).any(|a| a == "--speech") {
-        edgebench_harness::speech::main(edgebench_candle::whisper::CandleWhisper::new())
+        edgebench_target_kit::speech::main(edgebench_candle::whisper::CandleWhisper::new())
     } else {
-        edgebench_harness::worker::main(edgebench_candle::CandleTarget::new())
+        edgebench_target_kit::worker::main(edgebench_candle::CandleTarget::new())
     }
 }

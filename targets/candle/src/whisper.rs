@@ -16,10 +16,12 @@
 
 use candle_core::{DType, Device, IndexOp, Tensor};
 use candle_transformers::models::whisper::{self as m, audio, model, quantized_model, Config};
-use edgebench_harness::target::{
+use edgebench_scenarios::whisper::{hf, mel, WhisperFormat};
+use edgebench_target_kit::describe::{Description, MemoryModel};
+use edgebench_target_kit::guards;
+use edgebench_target_kit::target::{
     LoadSpec, ModelInfo, SpeechTarget, TargetError, TargetInfo, TargetResult,
 };
-use edgebench_scenarios::whisper::{hf, mel, WhisperFormat};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
@@ -119,7 +121,7 @@ fn run<R: Send>(
 
 impl SpeechTarget for CandleWhisper {
     fn info(&self) -> TargetInfo {
-        let mut info = edgebench_harness::target::Target::info(&crate::CandleTarget::new());
+        let mut info = edgebench_target_kit::target::Target::info(&crate::CandleTarget::new());
         info.formats = vec![
             WhisperFormat::Safetensors.name().into(),
             WhisperFormat::Gguf.name().into(),
@@ -143,6 +145,17 @@ impl SpeechTarget for CandleWhisper {
             "compute".into(),
             "f32 (candle-transformers whisper::DTYPE); f16 files are converted at load".into(),
         );
+        info.description = Description {
+            summary: "Hugging Face candle (Rust): Whisper in safetensors and GGUF folders".into(),
+            options: Vec::new(),
+            // f16 weights are converted to f32 at load; compute buffers, caches and the audio
+            // take about 500 MiB beyond the weights.
+            memory: Some(MemoryModel {
+                weights_factor: [("f16".to_string(), 2.0)].into(),
+                runtime_bytes: 500 << 20,
+                ..Default::default()
+            }),
+        };
         info
     }
 
@@ -336,20 +349,14 @@ impl SpeechTarget for CandleWhisper {
             .audio
             .clone()
             .ok_or_else(|| TargetError::Backend("decode before the encoder ran".into()))?;
-        let end = l.tokens.len() + tokens.len();
-        if end > l.config.max_target_positions {
-            return Err(TargetError::Unsupported(format!(
-                "{end} decoder tokens: {} holds {}",
-                l.path.display(),
-                l.config.max_target_positions
-            )));
-        }
-        if let Some(bad) = tokens.iter().find(|&&t| t as usize >= l.config.vocab_size) {
-            return Err(TargetError::Backend(format!(
-                "token id {bad} is outside the vocabulary of {}",
-                l.config.vocab_size
-            )));
-        }
+        guards::nonempty("decoder call", tokens)?;
+        guards::append(
+            l.tokens.len(),
+            tokens,
+            l.config.max_target_positions,
+            l.config.vocab_size,
+            format_args!("the decoder of {}", l.path.display()),
+        )?;
         l.tokens.extend_from_slice(tokens);
         let Loaded {
             model,

@@ -1,36 +1,19 @@
-//! Bad model files and bad requests give one clear error naming the file, never a panic.
+//! Bad model files give one clear error naming the file, never a panic: candle's own GGUF
+//! checks. Missing, empty and foreign files, calls before a load and the shared guards are the
+//! conformance suite's (tests/conformance.rs).
 
 mod common;
 
 use candle_core::quantized::gguf_file::Value;
 use common::*;
 use edgebench_candle::CandleTarget;
-use edgebench_harness::target::{Target, TargetError};
 use edgebench_scenarios::Quant;
+use edgebench_target_kit::conformance;
+use edgebench_target_kit::target::{Target, TargetError};
 use std::path::Path;
 
 fn load_err(path: &Path) -> String {
-    let mut target = CandleTarget::new();
-    match target.load(&spec(path)) {
-        Ok(_) => panic!("{} loaded", path.display()),
-        Err(e) => {
-            let msg = e.to_string();
-            eprintln!("error: {msg}");
-            assert!(!msg.contains('\n'), "one line: {msg}");
-            assert!(
-                msg.contains(&path.display().to_string()),
-                "names the file: {msg}"
-            );
-            msg
-        }
-    }
-}
-
-#[test]
-fn missing_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let msg = load_err(&dir.path().join("nope.gguf"));
-    assert!(msg.contains("cannot open"), "{msg}");
+    conformance::load_error(CandleTarget::new().load(&spec(path)).map(|_| ()), path)
 }
 
 #[test]
@@ -147,25 +130,6 @@ fn too_long_sequences_are_unsupported() {
         target.reset().unwrap();
         target.decode(302).unwrap();
     }
-}
-
-#[test]
-fn bad_calls() {
-    let mut target = CandleTarget::new();
-    assert!(matches!(target.decode(1), Err(TargetError::NotLoaded)));
-    assert!(matches!(target.reset(), Err(TargetError::NotLoaded)));
-
-    let dir = tempfile::tempdir().unwrap();
-    let (mut target, info) = load(&tiny("phi3-mini-tiny", Quant::Q4_0, dir.path()));
-    let msg = target.prefill(&[]).unwrap_err().to_string();
-    assert!(msg.contains("zero tokens"), "{msg}");
-    let msg = target
-        .prefill(&[1, info.vocab_size as u32])
-        .unwrap_err()
-        .to_string();
-    assert!(msg.contains("outside the vocabulary"), "{msg}");
-    // The failed calls left the sequence empty.
-    target.decode(5).unwrap();
 }
 
 #[test]

@@ -10,9 +10,9 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::gemma;
 use common::*;
-use edgebench_harness::target::Target;
-use edgebench_harness::tokens::prompt_tokens;
 use edgebench_scenarios::{Catalog, Quant};
+use edgebench_target_kit::target::Target;
+use edgebench_target_kit::tokens::prompt_tokens;
 use std::collections::HashMap;
 use std::path::Path;
 

@@ -5,11 +5,11 @@ mod common;
 
 use common::*;
 use edgebench_candle::CandleTarget;
-use edgebench_harness::protocol::RunSpec;
-use edgebench_harness::target::Target;
-use edgebench_harness::tokens::prompt_tokens;
-use edgebench_harness::worker::run_repetition;
 use edgebench_scenarios::Quant;
+use edgebench_target_kit::protocol::RunSpec;
+use edgebench_target_kit::target::Target;
+use edgebench_target_kit::tokens::prompt_tokens;
+use edgebench_target_kit::worker::run_repetition;
 
 /// Load, prefill 16, decode 16 greedy tokens, twice and after a fresh load: finite logits,
 /// the same tokens every time, and not one token repeated throughout.

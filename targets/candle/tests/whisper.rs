@@ -4,12 +4,11 @@
 mod common;
 
 use edgebench_candle::whisper::CandleWhisper;
-use edgebench_harness::audio;
-use edgebench_harness::protocol::{Request, Response, SpeechRunSpec};
-use edgebench_harness::speech;
-use edgebench_harness::target::{LoadSpec, SpeechTarget};
 use edgebench_scenarios::whisper::{self, cache, WhisperFormat, WhisperQuant};
 use edgebench_scenarios::Catalog;
+use edgebench_target_kit::conformance::relative_rms;
+use edgebench_target_kit::protocol::{Request, Response, SpeechRunSpec};
+use edgebench_target_kit::target::{LoadSpec, SpeechTarget};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -45,28 +44,13 @@ fn clip(dir: &Path) -> PathBuf {
     path
 }
 
-fn relative_rms(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let num: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
-    let den: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum();
-    (num / den.max(1e-30)).sqrt()
-}
-
 /// Encoder output and the logits of the prompt and `steps` greedy steps.
 fn transcribe(t: &mut CandleWhisper, wav: &Path, steps: usize) -> (Vec<f32>, Vec<Vec<f32>>) {
-    let pcm = audio::read_wav(wav).unwrap();
-    t.mel(pcm.window()).unwrap();
-    t.encode().unwrap();
+    let all = edgebench_target_kit::conformance::transcribe(t, wav, 51865, steps);
     let enc = t
         .encoder_output()
         .unwrap()
         .expect("candle exposes the encoder output");
-    t.reset_decoder().unwrap();
-    let mut all = vec![t.decode(&speech::decoder_prompt(51865).unwrap()).unwrap()];
-    for _ in 0..steps {
-        let next = edgebench_harness::tokens::argmax(all.last().unwrap()).unwrap();
-        all.push(t.decode(&[next]).unwrap());
-    }
     (enc, all)
 }
 

@@ -4,9 +4,9 @@ mod common;
 
 use common::*;
 use edgebench_candle::{CandleTarget, CANDLE_VERSION};
-use edgebench_harness::protocol::Response;
-use edgebench_harness::target::Target;
 use edgebench_scenarios::Quant;
+use edgebench_target_kit::protocol::Response;
+use edgebench_target_kit::target::Target;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 

@@ -38,11 +38,11 @@ pub fn cpu_build() -> String {
 /// with, what the Rust code was compiled with, and (x86 `-march=native` builds) every SIMD
 /// flag of the build machine, which the compiler may use anywhere.
 pub fn cpu_mismatch() -> Option<String> {
-    use edgebench_harness::cpu_features;
+    use edgebench_target_kit::cpu_features;
     if let Some(why) = cpu_features::rust_mismatch() {
         return Some(why);
     }
-    let ggml = edgebench_harness::ggml_compiled_features!();
+    let ggml = edgebench_target_kit::ggml_compiled_features!();
     if let Some(why) = cpu_features::ggml_mismatch("llama.cpp", &ggml) {
         return Some(why);
     }

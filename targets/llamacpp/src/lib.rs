@@ -4,7 +4,7 @@
 //! Measured as `llama-bench` (llama.cpp's tools/llama-bench/llama-bench.cpp) measures: a prompt
 //! is handed to `llama_decode` in batches of `n_batch` tokens (llama.cpp splits each into
 //! `n_ubatch` graphs), a generated token is one `llama_decode` of one token, and only the last
-//! position's logits are computed. The harness's shared loop ([`edgebench_harness::worker`])
+//! position's logits are computed. The harness's shared loop ([`edgebench_target_kit::worker`])
 //! does the timing. Load options ([`options`]) default to llama-bench's defaults.
 //!
 //! llama.cpp vendors its own ggml, as whisper.cpp does, so this target is its own worker binary
@@ -15,7 +15,9 @@ pub mod build_info;
 mod log;
 pub mod options;
 
-use edgebench_harness::target::{
+use edgebench_target_kit::describe::{Description, MemoryModel};
+use edgebench_target_kit::guards;
+use edgebench_target_kit::target::{
     LoadSpec, ModelInfo, Target, TargetError, TargetInfo, TargetResult,
 };
 use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
@@ -151,10 +153,22 @@ impl Target for LlamaCppTarget {
             architectures: ARCHITECTURES.iter().map(|a| a.to_string()).collect(),
             quants: FILE_TYPES.iter().map(|(_, q)| q.to_string()).collect(),
             extra,
+            description: Description {
+                summary:
+                    "llama.cpp (C++, via llama-cpp-2): GGUF LLMs, measured as llama-bench does"
+                        .into(),
+                options: options::describe(),
+                // Embeddings stay quantized; the KV cache is f16 by default.
+                memory: Some(MemoryModel {
+                    kv_bytes: 2,
+                    runtime_bytes: 300 << 20,
+                    ..Default::default()
+                }),
+            },
         };
         info.extra.insert(
             "ggml_cpu_features".into(),
-            edgebench_harness::ggml_compiled_features!().join(" "),
+            edgebench_target_kit::ggml_compiled_features!().join(" "),
         );
         // Touch nothing of ggml on a CPU this build cannot run on.
         if let Some(why) = build_info::cpu_mismatch() {
@@ -289,9 +303,8 @@ impl Target for LlamaCppTarget {
     }
 
     fn prefill(&mut self, tokens: &[u32]) -> TargetResult<Vec<f32>> {
-        if tokens.is_empty() {
-            return Err(TargetError::Backend("prefill of zero tokens".into()));
-        }
+        let _ = self.session.as_ref().ok_or(TargetError::NotLoaded)?;
+        guards::nonempty("prefill", tokens)?;
         self.forward(tokens)
     }
 
@@ -313,20 +326,13 @@ impl LlamaCppTarget {
     /// last token only), and return the last position's logits.
     fn forward(&mut self, tokens: &[u32]) -> TargetResult<Vec<f32>> {
         let session = self.session.as_mut().ok_or(TargetError::NotLoaded)?;
-        let end = session.pos + tokens.len();
-        if end > session.n_ctx {
-            return Err(TargetError::Unsupported(format!(
-                "sequence of {end} tokens: the llama.cpp context for {} holds {}",
-                session.path.display(),
-                session.n_ctx
-            )));
-        }
-        if let Some(bad) = tokens.iter().find(|&&t| t as usize >= session.vocab) {
-            return Err(TargetError::Backend(format!(
-                "token id {bad} is outside the vocabulary of {}",
-                session.vocab
-            )));
-        }
+        let end = guards::append(
+            session.pos,
+            tokens,
+            session.n_ctx,
+            session.vocab,
+            format_args!("the llama.cpp context for {}", session.path.display()),
+        )?;
         let tokens: Vec<LlamaToken> = tokens.iter().map(|&t| LlamaToken(t as i32)).collect();
         log::clear_errors();
         for chunk in tokens.chunks(session.n_batch) {

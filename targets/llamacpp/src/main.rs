@@ -10,5 +10,5 @@ fn main() {
         // Single-threaded here, before anything reads the environment.
         std::env::set_var("GGML_NO_BACKTRACE", "1");
     }
-    edgebench_harness::worker::main(edgebench_llamacpp::LlamaCppTarget::new())
+    edgebench_target_kit::worker::main(edgebench_llamacpp::LlamaCppTarget::new())
 }

@@ -1,6 +1,7 @@
 //! The llama.cpp load options (`LoadSpec::options`), with llama-bench's defaults, so a run with
 //! no options measures what `llama-bench` measures.
 
+use edgebench_target_kit::describe::OptionSpec;
 use std::collections::BTreeMap;
 
 /// Option keys this target reads, as `edgebench run` passes them (and records them in
@@ -20,6 +21,47 @@ pub const KEYS: [&str; 7] = [
 pub const CACHE_TYPES: [&str; 9] = [
     "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1",
 ];
+
+/// The options as this target describes them to the CLI (`--opt key=value`, llama-bench's
+/// short flags as aliases): allowed values, default and help.
+pub fn describe() -> Vec<OptionSpec> {
+    vec![
+        OptionSpec::new(
+            "batch",
+            "logical batch: most prompt tokens per llama_decode (llama-bench -b)",
+        )
+        .number(1)
+        .default_value("2048"),
+        OptionSpec::new(
+            "ubatch",
+            "physical batch: tokens per compute graph (llama-bench -ub)",
+        )
+        .number(1)
+        .default_value("512"),
+        OptionSpec::new(
+            "ctx",
+            "context size (llama-bench has none; -c in llama-cli)",
+        )
+        .number(1)
+        .default_value("what the workloads need"),
+        OptionSpec::new("flash_attn", "flash attention (llama-bench -fa)")
+            .words(&["0", "1", "auto", "on", "off", "true", "false", "-1"])
+            .default_value("auto"),
+        OptionSpec::new("cache_type_k", "K cache type (llama-bench -ctk)")
+            .words(&CACHE_TYPES)
+            .default_value("f16"),
+        OptionSpec::new(
+            "cache_type_v",
+            "V cache type (llama-bench -ctv; quantized needs flash attention)",
+        )
+        .words(&CACHE_TYPES)
+        .default_value("f16"),
+        OptionSpec::new("n_gpu_layers", "layers on the GPU (llama-bench -ngl)")
+            .number(0)
+            .words(&["all", "-1"])
+            .default_value("all"),
+    ]
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlashAttn {
@@ -200,6 +242,27 @@ mod tests {
             parse(&[("n_gpu_layers", "-1")]).unwrap().n_gpu_layers,
             ALL_LAYERS
         );
+    }
+
+    /// The description and the parser agree: every described key is one the parser reads,
+    /// every listed word and default parses, and a value the description refuses, the parser
+    /// refuses too.
+    #[test]
+    fn the_description_matches_the_parser() {
+        let specs = describe();
+        let names: Vec<&str> = specs.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, KEYS);
+        for o in &specs {
+            for w in &o.values.words {
+                parse(&[(&o.name, w)]).unwrap_or_else(|e| panic!("{}={w}: {e}", o.name));
+            }
+            if o.values.min.is_some() {
+                parse(&[(&o.name, "8")]).unwrap();
+            }
+            assert!(o.check("nonsense").is_err());
+            assert!(parse(&[(&o.name, "nonsense")]).is_err(), "{}", o.name);
+        }
+        assert!(parse(&[("flash_attn", "2")]).is_err() && specs[3].check("2").is_err());
     }
 
     #[test]

@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
-use edgebench_harness::target::Target;
-use edgebench_harness::tokens::{argmax, prompt_tokens};
 use edgebench_scenarios::Quant;
+use edgebench_target_kit::target::Target;
+use edgebench_target_kit::tokens::{argmax, prompt_tokens};
 
 const QUANTS: [Quant; 3] = [Quant::F16, Quant::Q8_0, Quant::Q4KM];
 

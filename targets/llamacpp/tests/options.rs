@@ -4,10 +4,10 @@
 mod common;
 
 use common::*;
-use edgebench_harness::target::{Target, TargetError};
-use edgebench_harness::tokens::{argmax, prompt_tokens};
 use edgebench_llamacpp::LlamaCppTarget;
 use edgebench_scenarios::Quant;
+use edgebench_target_kit::target::{Target, TargetError};
+use edgebench_target_kit::tokens::{argmax, prompt_tokens};
 
 fn logits_with(path: &std::path::Path, options: &[(&str, &str)], prompt: &[u32]) -> Vec<f32> {
     let mut target = LlamaCppTarget::new();

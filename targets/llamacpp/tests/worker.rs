@@ -4,11 +4,11 @@
 mod common;
 
 use common::*;
-use edgebench_harness::client::{WorkerClient, WorkerCommand, WorkerError};
-use edgebench_harness::protocol::{Request, Response, RunSpec};
-use edgebench_harness::target::{LoadSpec, Target};
 use edgebench_llamacpp::{LlamaCppTarget, LLAMA_CPP_2_VERSION};
 use edgebench_scenarios::Quant;
+use edgebench_target_kit::client::{WorkerClient, WorkerCommand, WorkerError};
+use edgebench_target_kit::protocol::{Request, Response, RunSpec};
+use edgebench_target_kit::target::{LoadSpec, Target};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

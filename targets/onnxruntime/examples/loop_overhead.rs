@@ -7,10 +7,10 @@
 //! target's step (building `input_ids`/`attention_mask` tensors, binding them, copying the last
 //! logits row out), and the harness's greedy pick (the remainder of what the harness times).
 
-use edgebench_harness::protocol::RunSpec;
-use edgebench_harness::target::{LoadSpec, Target};
-use edgebench_harness::worker::run_repetition;
 use edgebench_onnxruntime::{Ep, OnnxRuntimeTarget};
+use edgebench_target_kit::protocol::RunSpec;
+use edgebench_target_kit::target::{LoadSpec, Target};
+use edgebench_target_kit::worker::run_repetition;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

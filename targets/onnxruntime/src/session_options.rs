@@ -1,5 +1,5 @@
 //! The session options of a GenAI decoder session: one list, applied to the session builder and
-//! reported in [`TargetInfo::extra`](edgebench_harness::target::TargetInfo) (`session_options`),
+//! reported in [`TargetInfo::extra`](edgebench_target_kit::target::TargetInfo) (`session_options`),
 //! so a result says what ran and an option cannot silently vanish.
 //!
 //! They are what onnxruntime-genai sets on a CPU decoder session (`Model::CreateSessionOptions

@@ -1,7 +1,7 @@
 //! A worker for a target that cannot run here: it answers every request with the reason, so
 //! `edgebench list targets` and a run's skipped tests say why instead of showing a crash.
 
-use edgebench_harness::protocol::{Request, Response};
+use edgebench_target_kit::protocol::{Request, Response};
 use std::io::{BufRead, Write};
 
 /// Serve `reason` as the answer to every request until `quit` or end of input; exit 0.

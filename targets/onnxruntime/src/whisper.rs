@@ -24,11 +24,13 @@
 
 use crate::{one_line, platform, profile, runtime::Runtime, Ep};
 use candle_transformers::models::whisper::{audio as whisper_audio, Config, N_FRAMES};
-use edgebench_harness::target::{
-    LoadSpec, ModelInfo, SpeechTarget, TargetError, TargetInfo, TargetResult,
-};
 use edgebench_scenarios::whisper::{mel, onnx, WhisperFormat};
 use edgebench_scenarios::WhisperSpec;
+use edgebench_target_kit::describe::{Description, MemoryModel};
+use edgebench_target_kit::guards;
+use edgebench_target_kit::target::{
+    LoadSpec, ModelInfo, SpeechTarget, TargetError, TargetInfo, TargetResult,
+};
 use ort::memory::Allocator;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::{IoBinding, Session};
@@ -369,6 +371,21 @@ impl SpeechTarget for OrtWhisper {
                 .map(|q| q.to_string())
                 .collect(),
             extra,
+            description: Description {
+                summary: "ONNX Runtime (official library): Whisper in Hugging Face Optimum's \
+                          ONNX layout"
+                    .into(),
+                options: vec![crate::ep_option(self.default_ep)],
+                // Both decoder sessions hold the decoder's weights and, on a CPU without f16
+                // kernels, f32 copies of an f16 graph's weights (measured RSS: whisper-base
+                // f32 0.90 GiB, f16 1.18 GiB for 0.37 / 0.19 GiB folders); about 500 MiB of
+                // buffers, caches and audio beyond them.
+                memory: Some(MemoryModel {
+                    weights_factor: [("f16".to_string(), 4.0), ("*".to_string(), 2.0)].into(),
+                    runtime_bytes: 500 << 20,
+                    ..Default::default()
+                }),
+            },
         }
     }
 
@@ -476,23 +493,14 @@ impl SpeechTarget for OrtWhisper {
 
     fn decode(&mut self, tokens: &[u32]) -> TargetResult<Vec<f32>> {
         let l = self.loaded()?;
-        if tokens.is_empty() {
-            return Err(TargetError::Backend("a decoder call of zero tokens".into()));
-        }
-        let end = l.pos + tokens.len();
-        if end > l.spec.n_text_ctx {
-            return Err(TargetError::Unsupported(format!(
-                "{end} decoder tokens: {} holds {}",
-                l.folder.display(),
-                l.spec.n_text_ctx
-            )));
-        }
-        if let Some(bad) = tokens.iter().find(|&&t| t as usize >= l.spec.n_vocab) {
-            return Err(TargetError::Backend(format!(
-                "token id {bad} is outside the vocabulary of {}",
-                l.spec.n_vocab
-            )));
-        }
+        guards::nonempty("decoder call", tokens)?;
+        guards::append(
+            l.pos,
+            tokens,
+            l.spec.n_text_ctx,
+            l.spec.n_vocab,
+            format_args!("the decoder of {}", l.folder.display()),
+        )?;
         if l.audio.is_none() {
             return Err(TargetError::Backend("decode before the encoder ran".into()));
         }

@@ -4,12 +4,12 @@
 mod common;
 
 use common::*;
-use edgebench_harness::protocol::RunSpec;
-use edgebench_harness::target::Target;
-use edgebench_harness::tokens::{argmax, prompt_tokens};
-use edgebench_harness::worker::run_repetition;
 use edgebench_scenarios::onnx::OnnxQuant;
 use edgebench_scenarios::Catalog;
+use edgebench_target_kit::protocol::RunSpec;
+use edgebench_target_kit::target::Target;
+use edgebench_target_kit::tokens::{argmax, prompt_tokens};
+use edgebench_target_kit::worker::run_repetition;
 
 /// Load, prefill 16, decode 16 greedy tokens, twice: finite logits, the same tokens both
 /// times, tokens that vary, and a model that reports what it is.
@@ -135,7 +135,7 @@ fn fp32_greedy_tokens_agree_with_candle_f32_gguf() {
     );
 }
 
-fn spec_for(path: &std::path::Path) -> edgebench_harness::target::LoadSpec {
+fn spec_for(path: &std::path::Path) -> edgebench_target_kit::target::LoadSpec {
     spec(path, 64)
 }
 

@@ -4,14 +4,12 @@
 mod common;
 
 use edgebench_candle::whisper::CandleWhisper;
-use edgebench_harness::audio;
-use edgebench_harness::protocol::{Request, Response, SpeechRunSpec};
-use edgebench_harness::speech;
-use edgebench_harness::target::{LoadSpec, SpeechTarget};
 use edgebench_onnxruntime::whisper::OrtWhisper;
 use edgebench_onnxruntime::Ep;
 use edgebench_scenarios::whisper::{self, cache, WhisperFormat, WhisperQuant};
 use edgebench_scenarios::Catalog;
+use edgebench_target_kit::protocol::{Request, Response, SpeechRunSpec};
+use edgebench_target_kit::target::{LoadSpec, SpeechTarget};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -47,15 +45,9 @@ fn clip(dir: &Path) -> PathBuf {
     path
 }
 
+/// ‖a − reference‖ / ‖reference‖.
 fn relative_rms(a: &[f32], reference: &[f32]) -> f64 {
-    assert_eq!(a.len(), reference.len());
-    let num: f64 = a
-        .iter()
-        .zip(reference)
-        .map(|(x, y)| ((x - y) as f64).powi(2))
-        .sum();
-    let den: f64 = reference.iter().map(|y| (*y as f64).powi(2)).sum();
-    (num / den.max(1e-30)).sqrt()
+    edgebench_target_kit::conformance::relative_rms(reference, a)
 }
 
 /// Encoder output, the logits of the prompt and of `steps` greedy steps, and the tokens.
@@ -64,18 +56,12 @@ fn transcribe(
     wav: &Path,
     steps: usize,
 ) -> (Vec<f32>, Vec<Vec<f32>>, Vec<u32>) {
-    let pcm = audio::read_wav(wav).unwrap();
-    t.mel(pcm.window()).unwrap();
-    t.encode().unwrap();
+    let all = edgebench_target_kit::conformance::transcribe(t, wav, 51865, steps);
     let enc = t.encoder_output().unwrap().expect("an encoder output");
-    t.reset_decoder().unwrap();
-    let mut all = vec![t.decode(&speech::decoder_prompt(51865).unwrap()).unwrap()];
-    let mut tokens = Vec::new();
-    for _ in 0..steps {
-        let next = edgebench_harness::tokens::argmax(all.last().unwrap()).unwrap();
-        tokens.push(next);
-        all.push(t.decode(&[next]).unwrap());
-    }
+    let tokens = all[..steps]
+        .iter()
+        .map(|l| edgebench_target_kit::tokens::argmax(l).unwrap())
+        .collect();
     (enc, all, tokens)
 }
 

@@ -3,10 +3,10 @@
 
 mod common;
 
-use edgebench_harness::client::{WorkerClient, WorkerCommand, WorkerError};
-use edgebench_harness::protocol::{Request, Response, RunSpec};
 use edgebench_onnxruntime::session_options::SessionOptions;
 use edgebench_scenarios::onnx::OnnxQuant;
+use edgebench_target_kit::client::{WorkerClient, WorkerCommand, WorkerError};
+use edgebench_target_kit::protocol::{Request, Response, RunSpec};
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -20,10 +20,12 @@
 mod coreml;
 mod ffi;
 
-use edgebench_harness::target::{
+use edgebench_scenarios::whisper::{ggml, WhisperFormat};
+use edgebench_target_kit::describe::{Description, MemoryModel, OptionSpec};
+use edgebench_target_kit::guards;
+use edgebench_target_kit::target::{
     LoadSpec, ModelInfo, SpeechTarget, TargetError, TargetInfo, TargetResult,
 };
-use edgebench_scenarios::whisper::{ggml, WhisperFormat};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -71,9 +73,12 @@ impl WhisperCppTarget {
 /// Why this CPU cannot run this build: whisper.cpp's ggml compiled for a CPU profile (or
 /// natively on a machine) with features this CPU lacks would die with SIGILL in the encoder.
 fn cpu_mismatch() -> Option<String> {
-    use edgebench_harness::cpu_features;
+    use edgebench_target_kit::cpu_features;
     cpu_features::rust_mismatch().or_else(|| {
-        cpu_features::ggml_mismatch("whisper.cpp", &edgebench_harness::ggml_compiled_features!())
+        cpu_features::ggml_mismatch(
+            "whisper.cpp",
+            &edgebench_target_kit::ggml_compiled_features!(),
+        )
     })
 }
 
@@ -111,7 +116,7 @@ impl SpeechTarget for WhisperCppTarget {
         extra.insert("system_info".into(), system.trim().to_string());
         extra.insert(
             "ggml_cpu_features".into(),
-            edgebench_harness::ggml_compiled_features!().join(" "),
+            edgebench_target_kit::ggml_compiled_features!().join(" "),
         );
         extra.insert(
             "flash_attn".into(),
@@ -141,6 +146,17 @@ impl SpeechTarget for WhisperCppTarget {
             architectures: vec!["whisper".into()],
             quants: QUANTS.iter().map(|q| q.to_string()).collect(),
             extra,
+            description: Description {
+                summary: "whisper.cpp (C/C++, ggml): Whisper ggml-*.bin models on CPU".into(),
+                options: vec![OptionSpec::new("flash_attn", "flash attention")
+                    .words(&["on", "off", "1", "0", "true", "false"])
+                    .default_value("on")],
+                // Weights as stored; about 500 MiB of compute buffers, KV caches and audio.
+                memory: Some(MemoryModel {
+                    runtime_bytes: 500 << 20,
+                    ..Default::default()
+                }),
+            },
         }
     }
 
@@ -228,20 +244,14 @@ impl SpeechTarget for WhisperCppTarget {
                 "decode before the encoder ran on the current audio".into(),
             ));
         }
-        if l.n_past + tokens.len() > l.n_text_ctx {
-            return Err(TargetError::Unsupported(format!(
-                "{} decoder tokens: {} holds {}",
-                l.n_past + tokens.len(),
-                l.path.display(),
-                l.n_text_ctx
-            )));
-        }
-        if let Some(bad) = tokens.iter().find(|&&t| t as usize >= l.n_vocab) {
-            return Err(TargetError::Backend(format!(
-                "token id {bad} is outside the vocabulary of {}",
-                l.n_vocab
-            )));
-        }
+        guards::nonempty("decoder call", tokens)?;
+        guards::append(
+            l.n_past,
+            tokens,
+            l.n_text_ctx,
+            l.n_vocab,
+            format_args!("the decoder of {}", l.path.display()),
+        )?;
         let ids: Vec<i32> = tokens.iter().map(|&t| t as i32).collect();
         let logits = l
             .whisper
@@ -271,7 +281,7 @@ mod tests {
     fn this_machine_runs_its_own_build() {
         assert_eq!(cpu_mismatch(), None);
         // ggml reports what it was compiled with: SIMD of some kind on every platform built.
-        let ggml = edgebench_harness::ggml_compiled_features!();
+        let ggml = edgebench_target_kit::ggml_compiled_features!();
         assert!(
             ggml.iter().any(|f| ["NEON", "AVX", "SSE3"].contains(f)),
             "{ggml:?}"

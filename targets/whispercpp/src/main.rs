@@ -3,5 +3,5 @@
 //! llama.cpp's.
 
 fn main() {
-    edgebench_harness::speech::main(edgebench_whispercpp::WhisperCppTarget::new())
+    edgebench_target_kit::speech::main(edgebench_whispercpp::WhisperCppTarget::new())
 }

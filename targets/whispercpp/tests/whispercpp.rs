@@ -1,11 +1,10 @@
 //! whisper.cpp on the tiny Whisper test shape, in whisper.cpp's own file format.
 
-use edgebench_harness::audio;
-use edgebench_harness::protocol::{Request, Response, SpeechRunSpec};
-use edgebench_harness::speech;
-use edgebench_harness::target::{LoadSpec, SpeechTarget};
 use edgebench_scenarios::whisper::{self, ggml, WhisperQuant};
 use edgebench_scenarios::Catalog;
+use edgebench_target_kit::conformance;
+use edgebench_target_kit::protocol::{Request, Response, SpeechRunSpec};
+use edgebench_target_kit::target::{LoadSpec, SpeechTarget};
 use edgebench_whispercpp::WhisperCppTarget;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -42,23 +41,7 @@ fn spec(path: &Path) -> LoadSpec {
 /// Encode the clip and decode the prompt plus `steps` greedy tokens; returns the logits of
 /// every step.
 fn transcribe(t: &mut WhisperCppTarget, wav: &Path, steps: usize) -> Vec<Vec<f32>> {
-    let pcm = audio::read_wav(wav).unwrap();
-    t.mel(pcm.window()).unwrap();
-    t.encode().unwrap();
-    t.reset_decoder().unwrap();
-    let mut all = vec![t.decode(&speech::decoder_prompt(51865).unwrap()).unwrap()];
-    for _ in 0..steps {
-        let next = edgebench_harness::tokens::argmax(all.last().unwrap()).unwrap();
-        all.push(t.decode(&[next]).unwrap());
-    }
-    all
-}
-
-/// ‖a − b‖ / ‖a‖.
-fn relative_rms(a: &[f32], b: &[f32]) -> f64 {
-    let num: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
-    let den: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum();
-    (num / den.max(1e-30)).sqrt()
+    conformance::transcribe(t, wav, 51865, steps)
 }
 
 #[test]
@@ -105,7 +88,7 @@ fn flash_attention_off_computes_the_same() {
     let (a, b) = (transcribe(&mut on, &wav, 2), transcribe(&mut off, &wav, 2));
     // Close, not equal: ggml's CPU flash attention accumulates the 1500 cross-attention
     // values in F16.
-    let rel = relative_rms(&a[0], &b[0]);
+    let rel = conformance::relative_rms(&a[0], &b[0]);
     assert!(rel < 0.05, "relative RMS difference {rel}");
     let mut bad = spec(&path);
     bad.options.insert("flash_attn".into(), "maybe".into());
@@ -202,5 +185,29 @@ fn built_with_openmp_as_whisper_cpp_is() {
         "whisper.cpp built without OpenMP: {:?} ({})",
         info.build_flags,
         info.extra["system_info"]
+    );
+}
+
+#[test]
+fn whispercpp_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = tiny_file(dir.path(), WhisperQuant::Q8_0);
+    conformance::speech(WhisperCppTarget::new, &path, &spec(&path));
+}
+
+#[test]
+fn whispercpp_worker_reports_its_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = tiny_file(dir.path(), WhisperQuant::Q8_0);
+    conformance::worker_crash(
+        env!("CARGO_BIN_EXE_edgebench-worker-whispercpp").as_ref(),
+        &[],
+        &spec(&path),
+        &Request::RunSpeech(SpeechRunSpec {
+            audio_path: clip(dir.path()),
+            mel: true,
+            encode: true,
+            decode: 2,
+        }),
     );
 }

@@ -2,7 +2,6 @@
 
 use crate::profile;
 use crate::sweep;
-use anyhow::bail;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -44,31 +43,12 @@ pub struct RunArgs {
     /// Compute threads; a list or range runs each (1,2,4 or 1-4) [default: all cores]
     #[arg(short = 't', long, value_parser = sweep::numbers)]
     pub threads: Vec<sweep::Numbers>,
-    /// llama.cpp logical batch size (llama-bench -b); a list or range runs each [default: 2048]
-    #[arg(short = 'b', long = "batch-size", value_parser = sweep::numbers, help_heading = "llama.cpp options (swept like -t)")]
-    pub batch: Vec<sweep::Numbers>,
-    /// llama.cpp physical batch size (llama-bench -ub) [default: 512]
-    #[arg(long = "ubatch-size", value_parser = sweep::numbers, help_heading = "llama.cpp options (swept like -t)")]
-    pub ubatch: Vec<sweep::Numbers>,
-    /// llama.cpp context size [default: what the workloads need]
-    #[arg(long = "ctx-size", value_parser = sweep::numbers, help_heading = "llama.cpp options (swept like -t)")]
-    pub ctx: Vec<sweep::Numbers>,
-    /// llama.cpp flash attention (llama-bench -fa): 0, 1 or auto [default: auto]
-    #[arg(long = "flash-attn", value_parser = sweep::words, help_heading = "llama.cpp options (swept like -t)")]
-    pub flash_attn: Vec<sweep::Words>,
-    /// llama.cpp K cache type (llama-bench -ctk): f16, q8_0, q4_0… [default: f16]
-    #[arg(long = "cache-type-k", value_parser = sweep::words, help_heading = "llama.cpp options (swept like -t)")]
-    pub cache_type_k: Vec<sweep::Words>,
-    /// llama.cpp V cache type (llama-bench -ctv; quantized needs flash attention) [default: f16]
-    #[arg(long = "cache-type-v", value_parser = sweep::words, help_heading = "llama.cpp options (swept like -t)")]
-    pub cache_type_v: Vec<sweep::Words>,
-    /// llama.cpp layers on the GPU (llama-bench -ngl): a number or all [default: all]
-    #[arg(long = "n-gpu-layers", value_parser = sweep::words, allow_negative_numbers = true, help_heading = "llama.cpp options (swept like -t)")]
-    pub n_gpu_layers: Vec<sweep::Words>,
-    /// ONNX Runtime execution provider: cpu, cuda, coreml (where the loaded library has it)
-    /// [default: cpu; the coreml target: coreml]
-    #[arg(long = "ep", value_parser = sweep::words, help_heading = "ONNX Runtime options (swept like -t)")]
-    pub ep: Vec<sweep::Words>,
+    /// A backend option, swept like -t: KEY=VALUE[,VALUE…] (numbers also as ranges, 256-2048*2);
+    /// repeat for several. What each target reads, its values and defaults: `edgebench list
+    /// targets`. llama-bench's -b, -ub, -fa, -ctk, -ctv, -ngl (and --ctx-size, --ep) are
+    /// aliases: `-fa 0,1` is `--opt flash_attn=0,1`
+    #[arg(long = "opt", value_name = "KEY=VALUES", value_parser = sweep::option_values, help_heading = "Backend options (swept like -t)")]
+    pub opt: Vec<sweep::Dimension>,
     /// Run exactly N repetitions per test (turns adaptive stopping off)
     #[arg(short = 'r', long)]
     pub repetitions: Option<usize>,
@@ -149,78 +129,10 @@ impl RunArgs {
         sweep::flatten(self.threads.iter().map(|n| n.0.clone()))
     }
 
-    /// The backend options swept, one dimension per flag given, in llama-bench's order; values
-    /// checked here so a typo is a one-line error before anything runs.
-    pub fn option_dimensions(&self) -> anyhow::Result<Vec<sweep::Dimension>> {
-        fn positive(
-            flag: &str,
-            key: &str,
-            lists: &[sweep::Numbers],
-        ) -> anyhow::Result<sweep::Dimension> {
-            let values = sweep::flatten(lists.iter().map(|n| n.0.clone()));
-            if values.contains(&0) {
-                bail!("{flag} must be at least 1");
-            }
-            Ok((key.into(), values.iter().map(|v| v.to_string()).collect()))
-        }
-        fn one_of(
-            flag: &str,
-            key: &str,
-            lists: &[sweep::Words],
-            ok: &dyn Fn(&str) -> bool,
-            expected: &str,
-        ) -> anyhow::Result<sweep::Dimension> {
-            let values = sweep::flatten(lists.iter().map(|w| w.0.clone()));
-            if let Some(bad) = values.iter().find(|v| !ok(&v.to_ascii_lowercase())) {
-                bail!("{flag}: '{bad}' is not {expected}");
-            }
-            Ok((key.into(), values))
-        }
-        const CACHE_TYPES: [&str; 9] = [
-            "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1",
-        ];
-        let cache = |v: &str| CACHE_TYPES.contains(&v);
-        let cache_expected = format!("a KV cache type ({})", CACHE_TYPES.join(", "));
-        let dims = vec![
-            positive("--batch-size", "batch", &self.batch)?,
-            positive("--ubatch-size", "ubatch", &self.ubatch)?,
-            positive("--ctx-size", "ctx", &self.ctx)?,
-            one_of(
-                "--flash-attn",
-                "flash_attn",
-                &self.flash_attn,
-                &|v| ["0", "1", "auto", "on", "off"].contains(&v),
-                "0, 1 or auto",
-            )?,
-            one_of(
-                "--cache-type-k",
-                "cache_type_k",
-                &self.cache_type_k,
-                &cache,
-                &cache_expected,
-            )?,
-            one_of(
-                "--cache-type-v",
-                "cache_type_v",
-                &self.cache_type_v,
-                &cache,
-                &cache_expected,
-            )?,
-            one_of(
-                "--n-gpu-layers",
-                "n_gpu_layers",
-                &self.n_gpu_layers,
-                &|v| v == "all" || v == "-1" || v.parse::<u32>().is_ok(),
-                "a number of layers or all",
-            )?,
-            one_of(
-                "--ep",
-                "ep",
-                &self.ep,
-                &|v| ["cpu", "cuda", "coreml"].contains(&v),
-                "cpu, cuda or coreml",
-            )?,
-        ];
-        Ok(dims.into_iter().filter(|(_, v)| !v.is_empty()).collect())
+    /// The backend options swept, one dimension per key in the order first given (a repeated
+    /// key adds values); the values are checked against the targets' own descriptions once
+    /// they are discovered (`targets::check_swept_options`).
+    pub fn option_dimensions(&self) -> Vec<sweep::Dimension> {
+        sweep::merge_dimensions(&self.opt)
     }
 }

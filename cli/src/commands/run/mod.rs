@@ -65,7 +65,6 @@ fn validate(args: &RunArgs) -> anyhow::Result<Checked> {
     {
         bail!("repetitions must be at least 1 and --max-reps at least --min-reps");
     }
-    args.option_dimensions()?;
     if args.threads().contains(&0) {
         bail!("--threads must be at least 1");
     }
@@ -93,8 +92,8 @@ fn validate(args: &RunArgs) -> anyhow::Result<Checked> {
         edgebench_harness::audio::read_wav(path).context("--audio")?;
     }
     for t in &args.target {
-        if !targets::KNOWN.iter().any(|k| k.name == t) {
-            let known: Vec<&str> = targets::KNOWN.iter().map(|k| k.name).collect();
+        if !targets::is_known(t) {
+            let known = targets::known_names();
             bail!(
                 "--target: unknown target '{t}' (known: {})",
                 known.join(", ")
@@ -114,14 +113,14 @@ fn make_plan(args: &RunArgs, checked: &Checked, environment: &Environment) -> an
     let targets = Targets::discover(checked.kind);
     let selection = select::selection(args, chosen, &targets, environment.ram_bytes)?;
     if checked.kind == ModelKind::Text {
-        for (key, _) in &args.option_dimensions()? {
-            let read = targets.found.iter().any(|f| {
-                selection.targets.iter().any(|t| t == f.name)
-                    && plan::load_options(&f.info).contains(&key.as_str())
-            });
-            if !read {
-                eprintln!("note: no selected target reads the option {key}; it is ignored");
-            }
+        let unread = targets::check_swept_options(
+            &targets.found,
+            &selection.targets,
+            &args.option_dimensions(),
+        )
+        .map_err(anyhow::Error::msg)?;
+        for key in unread {
+            eprintln!("note: no selected target reads the option {key}; it is ignored");
         }
     }
     Ok(plan::resolve(&selection, &targets))

@@ -76,7 +76,7 @@ pub fn selection(
     };
     // Backend options are language-model options; speech jobs run with none.
     let options = match targets.kind {
-        ModelKind::Text => sweep::combinations(&args.option_dimensions()?),
+        ModelKind::Text => sweep::combinations(&args.option_dimensions()),
         ModelKind::Speech => vec![Default::default()],
     };
     Ok(Selection {

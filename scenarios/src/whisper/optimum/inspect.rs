@@ -118,13 +118,22 @@ pub fn is_onnx_folder(path: &Path) -> bool {
 /// `onnx/` apart) and find the graphs (of the variant `path` names when it is an encoder file,
 /// see [`variant`]); one-line errors naming the file.
 pub fn inspect_folder(path: &Path) -> anyhow::Result<OnnxFolder> {
+    if !path.exists() {
+        bail!("{}: no such file or folder", path.display());
+    }
     let dir = model_folder(path);
-    let config_dir = if dir.join(CONFIG).is_file() {
-        dir.clone()
-    } else {
-        dir.parent().map(Path::to_path_buf).unwrap_or(dir.clone())
-    };
-    let summary = read_config(&config_dir)?;
+    // Optimum puts config.json beside the ONNX files, or above them (an `onnx/` subfolder).
+    let config_dir = [Some(dir.as_path()), dir.parent()]
+        .into_iter()
+        .flatten()
+        .find(|d| d.join(CONFIG).is_file())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: no {CONFIG} here or in the folder above (an ONNX Whisper export has one)",
+                dir.display()
+            )
+        })?;
+    let summary = read_config(config_dir)?;
     let suffix = variant(path);
     let named = |file: &str| dir.join(file.replace(".onnx", &format!("{suffix}.onnx")));
     let encoder = named(ENCODER);

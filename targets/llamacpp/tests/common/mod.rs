@@ -1,12 +1,12 @@
 //! Helpers shared by the llama.cpp target's tests: tiny synthetic models and GGUF rewriting.
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::QTensor;
 use candle_core::Device;
-use edgebench_harness::target::{LoadSpec, ModelInfo, Target};
 use edgebench_llamacpp::LlamaCppTarget;
 use edgebench_scenarios::{Catalog, Quant};
+use edgebench_target_kit::target::{LoadSpec, ModelInfo, Target};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -98,13 +98,7 @@ pub fn aborting_model(dir: &Path) -> PathBuf {
     dst
 }
 
-pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
+pub use edgebench_target_kit::conformance::max_abs_diff;
 
 pub fn max_abs(a: &[f32]) -> f32 {
     a.iter().map(|x| x.abs()).fold(0.0, f32::max)

@@ -1,10 +1,10 @@
 //! Helpers shared by the ONNX Runtime target's tests: tiny synthetic GenAI folders.
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
-use edgebench_harness::target::{LoadSpec, ModelInfo, Target};
 use edgebench_onnxruntime::{Ep, OnnxRuntimeTarget};
 use edgebench_scenarios::onnx::{write_genai_folder, OnnxQuant};
 use edgebench_scenarios::Catalog;
+use edgebench_target_kit::target::{LoadSpec, ModelInfo, Target};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -48,10 +48,4 @@ pub fn load(path: &Path, context: usize) -> (OnnxRuntimeTarget, ModelInfo) {
     (t, info)
 }
 
-pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
+pub use edgebench_target_kit::conformance::max_abs_diff;

@@ -1,6 +1,6 @@
 //! The worker side of the protocol: the one generation loop every target is measured with.
 //!
-//! A target's worker binary is just `fn main() { edgebench_harness::worker::main(MyTarget::new()) }`.
+//! A target's worker binary is just `fn main() { edgebench_target_kit::worker::main(MyTarget::new()) }`.
 //! The loop times only the backend calls (and the greedy pick of the next token, which real
 //! generation also pays for); protocol I/O happens outside the timed spans.
 

@@ -2,6 +2,7 @@
 //! operations the harness times. The generation loop itself is shared ([`crate::worker`]), so
 //! every backend is measured the same way.
 
+use crate::describe::Description;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,6 +28,34 @@ pub struct TargetInfo {
     /// Anything else worth recording (threading library, execution provider…).
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
+    /// What the CLI plans with: summary, load options, memory model ([`crate::describe`]).
+    /// Sent in the answer to `info`; the harness leaves it out of result records.
+    #[serde(default, skip_serializing_if = "Description::is_empty")]
+    pub description: Description,
+}
+
+impl TargetInfo {
+    /// The names of the load options this target reads: from its description, or, for a
+    /// worker that sends none, from `extra["load_options"]` (a comma list).
+    pub fn option_names(&self) -> Vec<&str> {
+        if !self.description.options.is_empty() {
+            return self
+                .description
+                .options
+                .iter()
+                .map(|o| o.name.as_str())
+                .collect();
+        }
+        self.extra
+            .get("load_options")
+            .map(|s| {
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// How to load a model.
@@ -62,14 +91,32 @@ pub struct ModelInfo {
 /// A failure inside a backend. The message is shown to the user and stored in the result.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    #[error("{path}: {message}")]
+    #[error("{}: {}", .path.display(), one_line(.message))]
     BadModel { path: PathBuf, message: String },
-    #[error("not supported by this target: {0}")]
+    #[error("not supported by this target: {}", one_line(.0))]
     Unsupported(String),
     #[error("no model loaded")]
     NotLoaded,
-    #[error("{0}")]
+    #[error("{}", one_line(.0))]
     Backend(String),
+}
+
+/// A backend's message as one line: a backtrace the backend library appends (candle does when
+/// `RUST_BACKTRACE` is set) is dropped, and the message's own lines are joined with "; ".
+pub fn one_line(message: &str) -> String {
+    let is_frame = |l: &str| {
+        l == "stack backtrace:"
+            || l.split_once(':')
+                .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            || l.starts_with("at ")
+    };
+    message
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !is_frame(l))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 pub type TargetResult<T> = Result<T, TargetError>;
@@ -125,4 +172,23 @@ pub trait SpeechTarget {
 
     /// Empty the decoder's self-attention KV cache; the encoder output is kept.
     fn reset_decoder(&mut self) -> TargetResult<()>;
+}
+
+#[cfg(test)]
+mod one_line_tests {
+    use super::*;
+
+    #[test]
+    fn a_backtrace_is_dropped_and_lines_are_joined() {
+        let e = TargetError::BadModel {
+            path: "/m/x.gguf".into(),
+            message: "not a GGUF file: unknown magic 0x73696874\n   0: candle_core::error::Error::bt\n             at ./src/x.rs:1:2\n   1: main".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "/m/x.gguf: not a GGUF file: unknown magic 0x73696874"
+        );
+        let e = TargetError::Backend("first\n\nsecond".into());
+        assert_eq!(e.to_string(), "first; second");
+    }
 }

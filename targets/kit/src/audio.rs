@@ -85,6 +85,26 @@ pub fn read_wav(path: &Path) -> Result<Audio, AudioError> {
     Ok(Audio { samples })
 }
 
+/// Write `seconds` of a quiet 16 kHz mono sawtooth (16-bit PCM) to `path`: a real WAV file for
+/// tests of speech workers, read back by [`read_wav`] like any clip.
+pub fn write_test_wav(path: &Path, seconds: f64) -> Result<(), AudioError> {
+    let bad = |e: hound::Error| AudioError {
+        path: path.to_path_buf(),
+        message: format!("cannot write WAV file: {e}"),
+    };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).map_err(bad)?;
+    for i in 0..(seconds * SAMPLE_RATE as f64) as usize {
+        w.write_sample(((i % 50) * 100) as i16).map_err(bad)?;
+    }
+    w.finalize().map_err(bad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
