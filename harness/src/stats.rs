@@ -26,8 +26,8 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 
 mod two_sample;
 pub use two_sample::{
-    compare_samples, mann_whitney_u, relative_change, u_distribution, MannWhitney, RelativeChange,
-    SampleComparison, Verdict,
+    compare_samples, exact_two_sided_p, interval_rank, inverse_normal, mann_whitney_u, normal_cdf,
+    relative_change, u_distribution, MannWhitney, RelativeChange, SampleComparison, Verdict,
 };
 
 /// Summary of one metric over the repetitions of a test.

@@ -138,16 +138,13 @@ fn old_backend_flags(object: &Map<String, Value>) -> Option<String> {
         ("kompute", "Kompute"),
         ("opencl", "OpenCL"),
     ];
-    let flags: Vec<&str> = FLAGS
+    if !FLAGS.iter().any(|(field, _)| object.contains_key(*field)) {
+        return None;
+    }
+    let on = FLAGS
         .iter()
-        .filter(|(field, _)| object.contains_key(*field))
-        .filter(|(field, _)| object.get(*field).and_then(Value::as_bool) == Some(true))
-        .map(|(_, name)| *name)
-        .collect();
-    FLAGS
-        .iter()
-        .any(|(field, _)| object.contains_key(*field))
-        .then(|| flags.first().copied().unwrap_or("CPU").to_string())
+        .find(|(field, _)| object.get(*field).and_then(Value::as_bool) == Some(true));
+    Some(on.map_or("CPU", |(_, name)| *name).to_string())
 }
 
 /// One llama-bench object as a test. `run_id` names the file it came from, `index` its

@@ -17,10 +17,12 @@ use std::path::{Path, PathBuf};
 /// Why results could not be read. Every variant names the file (and line) at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("{}: {source}", path.display())]
+    /// The OS error is part of the message, not a `source` (a chain printer such as anyhow's
+    /// `{:#}` would print it twice).
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{}: no results files (*.jsonl) in this folder", path.display())]
     EmptyFolder { path: PathBuf },
@@ -99,7 +101,7 @@ pub fn load_results(paths: &[PathBuf]) -> Result<Results, ReadError> {
 fn results_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| ReadError::Io { path, source }
+        move |error| ReadError::Io { path, error }
     };
     let mut files = Vec::new();
     for path in paths {
@@ -135,9 +137,9 @@ fn read_file(
     merger: &mut Merger,
     warnings: &mut Vec<String>,
 ) -> Result<(), ReadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io {
+    let text = std::fs::read_to_string(path).map_err(|error| ReadError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     // A JSON array: llama-bench's `-o json`, or `edgebench report --output json`.
     if text.trim_start().starts_with('[') {

@@ -591,6 +591,40 @@ fn a_runs_timeline_side_file_is_cut_per_test() {
     );
 }
 
+/// Two devices' folders, each with a side file of the same name (fleet runs): each test gets
+/// the one its own run wrote, not the first folder's.
+#[test]
+fn same_named_side_files_of_two_runs_are_told_apart_by_run_id() {
+    let dir = tempfile::tempdir().unwrap();
+    for (device, run, temp) in [("pi5-a", "ra", 40.0), ("pi5-b", "rb", 70.0)] {
+        let folder = dir.path().join(device);
+        std::fs::create_dir(&folder).unwrap();
+        let side = [
+            format!(r#"{{"record":"timeline","schema_version":1,"run_id":"{run}","interval_s":0.5,"sensors":["thermal"]}}"#),
+            r#"{"record":"channel","channel":"thermal/cpu","quantity":"temperature_c","total":false}"#.to_string(),
+            format!(r#"{{"record":"sample","t_s":0.5,"values":{{"thermal/cpu":{temp}}}}}"#),
+        ]
+        .join("\n");
+        std::fs::write(folder.join("fleet.timeline.jsonl"), side + "\n").unwrap();
+    }
+    let mut tests = two_devices();
+    tests.truncate(2);
+    for (t, run) in tests.iter_mut().zip(["ra", "rb"]) {
+        t.run_id = run.into();
+        t.test_id = format!("{run}/x");
+        t.sensors.timeline_file = Some("fleet.timeline.jsonl".into());
+        t.sensors.timeline_span_s = None;
+    }
+    let results = [
+        dir.path().join("pi5-a/fleet.jsonl"),
+        dir.path().join("pi5-b/fleet.jsonl"),
+    ];
+    let (timelines, warnings) = chart::read_test_timelines(&tests, &results);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(timelines["ra/x"].samples[0].readings[0].value, 40.0);
+    assert_eq!(timelines["rb/x"].samples[0].readings[0].value, 70.0);
+}
+
 #[test]
 fn png_is_a_real_image_of_the_chart_size() {
     let tests = two_devices();

@@ -16,9 +16,9 @@
 //! `compare` share their table, Markdown and verdict rules; the "U" field holds T⁺.
 
 use edgebench_harness::stats::{
-    percentile, MannWhitney, RelativeChange, SampleComparison, Verdict,
+    exact_two_sided_p, interval_rank, inverse_normal, normal_cdf, percentile, MannWhitney,
+    RelativeChange, SampleComparison, Verdict,
 };
-use statrs::distribution::{ContinuousCDF, Normal};
 
 /// Above this many blocks, or with ties, the normal approximation is used.
 const EXACT_MAX_BLOCKS: usize = 60;
@@ -88,11 +88,10 @@ pub fn compare_paired(d: &[f64], alpha: f64, noise: f64) -> Option<SampleCompari
         None => (2.0 * normal_cdf(-(mean - 0.5) / sd_plain)).min(1.0),
     };
     let p_value = if exact {
-        let dist = dist.as_ref().expect("exact implies the distribution");
-        let k = t_plus.round() as usize;
-        let below: f64 = dist[..=k].iter().sum();
-        let above: f64 = dist[k..].iter().sum();
-        (2.0 * below.min(above)).min(1.0)
+        exact_two_sided_p(
+            dist.as_ref().expect("exact implies the distribution"),
+            t_plus,
+        )
     } else {
         let sd = (sd_plain * sd_plain - tie_term / 48.0).max(0.0).sqrt();
         if sd == 0.0 {
@@ -114,19 +113,7 @@ pub fn compare_paired(d: &[f64], alpha: f64, noise: f64) -> Option<SampleCompari
     let m = walsh.len();
     let alpha_half = alpha / 2.0;
     let (k, ci_level) = match &dist {
-        Some(dist) => {
-            let mut cumulative = 0.0;
-            let mut k = 0;
-            while k < dist.len() && cumulative + dist[k] <= alpha_half {
-                cumulative += dist[k];
-                k += 1;
-            }
-            if k == 0 {
-                (1, 1.0 - 2.0 * dist[0])
-            } else {
-                (k, 1.0 - 2.0 * cumulative)
-            }
-        }
+        Some(dist) => interval_rank(dist, alpha_half),
         None => {
             let z = inverse_normal(1.0 - alpha_half);
             (
@@ -142,26 +129,16 @@ pub fn compare_paired(d: &[f64], alpha: f64, noise: f64) -> Option<SampleCompari
         ci_high: walsh[m - k].exp_m1(),
         ci_level,
     };
-    let verdict = if min_p_value >= alpha {
-        Verdict::TooFewSamples
-    } else if p_value >= alpha {
-        Verdict::NotSignificant
-    } else if change.ci_low > noise {
-        Verdict::Increased
-    } else if change.ci_high < -noise {
-        Verdict::Decreased
-    } else {
-        Verdict::WithinNoise
+    let test = MannWhitney {
+        u: t_plus,
+        p_value,
+        exact,
+        min_p_value,
     };
     Some(SampleComparison {
-        test: MannWhitney {
-            u: t_plus,
-            p_value,
-            exact,
-            min_p_value,
-        },
+        test,
         change,
-        verdict,
+        verdict: Verdict::decide(&test, &change, alpha, noise),
     })
 }
 
@@ -171,14 +148,6 @@ pub fn settled(c: &SampleComparison, noise: f64) -> bool {
     let (lo, hi) = (c.change.ci_low, c.change.ci_high);
     c.verdict != Verdict::TooFewSamples
         && ((lo > -noise && hi < noise) || lo > noise || hi < -noise)
-}
-
-fn inverse_normal(p: f64) -> f64 {
-    Normal::new(0.0, 1.0).map_or(f64::NAN, |d| d.inverse_cdf(p))
-}
-
-fn normal_cdf(z: f64) -> f64 {
-    Normal::new(0.0, 1.0).map_or(f64::NAN, |d| d.cdf(z))
 }
 
 #[cfg(test)]

@@ -73,13 +73,9 @@ pub fn mann_whitney_u(x: &[f64], y: &[f64]) -> Option<MannWhitney> {
         (2.0 * normal_cdf((-(pairs as f64) / 2.0 + 0.5) / u_sd(m, n, 0.0))).min(1.0)
     };
     if !ties && pairs <= EXACT_MAX_PAIRS {
-        let dist = u_distribution(m, n);
-        let k = u.round() as usize;
-        let below: f64 = dist[..=k].iter().sum();
-        let above: f64 = dist[k..].iter().sum();
         return Some(MannWhitney {
             u,
-            p_value: (2.0 * below.min(above)).min(1.0),
+            p_value: exact_two_sided_p(&u_distribution(m, n), u),
             exact: true,
             min_p_value,
         });
@@ -154,8 +150,42 @@ fn u_sd(m: usize, n: usize, ties: f64) -> f64 {
     (m * n / 12.0 * ((total + 1.0) - ties / (total * (total - 1.0)))).sqrt()
 }
 
-fn normal_cdf(z: f64) -> f64 {
+/// The standard normal distribution function.
+pub fn normal_cdf(z: f64) -> f64 {
     Normal::new(0.0, 1.0).map_or(f64::NAN, |d| d.cdf(z))
+}
+
+/// Its inverse (the quantile at `p`).
+pub fn inverse_normal(p: f64) -> f64 {
+    Normal::new(0.0, 1.0).map_or(f64::NAN, |d| d.inverse_cdf(p))
+}
+
+/// Two-sided p-value of a rank statistic `s` under its exact null distribution `dist`
+/// (`dist[k]` = P(S = k)), which is symmetric.
+pub fn exact_two_sided_p(dist: &[f64], s: f64) -> f64 {
+    let k = (s.round() as usize).min(dist.len() - 1);
+    let below: f64 = dist[..=k].iter().sum();
+    let above: f64 = dist[k..].iter().sum();
+    (2.0 * below.min(above)).min(1.0)
+}
+
+/// The rank `k` of the distribution-free interval that goes with a rank test: the largest `k`
+/// with P(S < k) ≤ `alpha_half` under the exact null distribution `dist`, so the interval is the
+/// k-th smallest to the k-th largest of the sorted estimates (Walsh averages or pairwise
+/// differences); and the interval's real coverage. With too few samples no k ≥ 1 reaches the
+/// level: then the widest interval (k = 1) and its coverage.
+pub fn interval_rank(dist: &[f64], alpha_half: f64) -> (usize, f64) {
+    let mut cumulative = 0.0;
+    let mut k = 0;
+    while k < dist.len() && cumulative + dist[k] <= alpha_half {
+        cumulative += dist[k];
+        k += 1;
+    }
+    if k == 0 {
+        (1, 1.0 - 2.0 * dist[0])
+    } else {
+        (k, 1.0 - 2.0 * cumulative)
+    }
 }
 
 /// Relative change of `y` against `x` (Hodges–Lehmann on logarithms) with its confidence
@@ -189,21 +219,9 @@ pub fn relative_change(x: &[f64], y: &[f64], level: f64) -> Option<RelativeChang
     let alpha_half = (1.0 - level) / 2.0;
     // k: the largest count with P(U < k) ≤ α/2; the interval is [D(k), D(mn + 1 − k)] (1-based).
     let (k, ci_level) = if pairs <= EXACT_MAX_PAIRS {
-        let dist = u_distribution(m, n);
-        let mut cumulative = 0.0;
-        let mut k = 0;
-        while k < dist.len() && cumulative + dist[k] <= alpha_half {
-            cumulative += dist[k];
-            k += 1;
-        }
-        // With too few samples no k ≥ 1 reaches the level: use the widest interval (k = 1).
-        if k == 0 {
-            (1, 1.0 - 2.0 * dist[0])
-        } else {
-            (k, 1.0 - 2.0 * cumulative)
-        }
+        interval_rank(&u_distribution(m, n), alpha_half)
     } else {
-        let z = Normal::new(0.0, 1.0).ok()?.inverse_cdf(1.0 - alpha_half);
+        let z = inverse_normal(1.0 - alpha_half);
         let k = (pairs as f64 / 2.0 - z * u_sd(m, n, 0.0)).floor().max(1.0) as usize;
         (k, level)
     };
@@ -232,6 +250,22 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The decision for a test's p-value (and the smallest its sample sizes allow) and the
+    /// interval of the change, at significance `alpha` against a noise band of ±`noise`.
+    pub fn decide(test: &MannWhitney, change: &RelativeChange, alpha: f64, noise: f64) -> Self {
+        if test.min_p_value >= alpha {
+            Verdict::TooFewSamples
+        } else if test.p_value >= alpha {
+            Verdict::NotSignificant
+        } else if change.ci_low > noise {
+            Verdict::Increased
+        } else if change.ci_high < -noise {
+            Verdict::Decreased
+        } else {
+            Verdict::WithinNoise
+        }
+    }
+
     /// A change that counts (beyond the threshold and significant).
     pub fn is_change(self) -> bool {
         matches!(self, Verdict::Increased | Verdict::Decreased)
@@ -252,17 +286,7 @@ pub struct SampleComparison {
 pub fn compare_samples(x: &[f64], y: &[f64], alpha: f64, noise: f64) -> Option<SampleComparison> {
     let test = mann_whitney_u(x, y)?;
     let change = relative_change(x, y, 1.0 - alpha)?;
-    let verdict = if test.min_p_value >= alpha {
-        Verdict::TooFewSamples
-    } else if test.p_value >= alpha {
-        Verdict::NotSignificant
-    } else if change.ci_low > noise {
-        Verdict::Increased
-    } else if change.ci_high < -noise {
-        Verdict::Decreased
-    } else {
-        Verdict::WithinNoise
-    };
+    let verdict = Verdict::decide(&test, &change, alpha, noise);
     Some(SampleComparison {
         test,
         change,

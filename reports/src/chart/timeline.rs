@@ -503,22 +503,27 @@ fn power_series(tl: &Timeline, t0: f64) -> Vec<(f64, f64)> {
 
 /// The sensor timelines of these tests, found beside the results (see [`read_timeline`]), keyed
 /// by test id. A run's side file (`<results>.timeline.jsonl`, one for all its tests) is read once
-/// and cut to each test's `timeline_span_s`. A file that cannot be read is one warning naming it.
+/// and cut to each test's `timeline_span_s`. Where folders of several runs hold a file of the
+/// same name, the one written by the test's run (its `run_id`) is taken. A file that cannot be
+/// read is one warning naming it.
 pub fn read_test_timelines(
     tests: &[TestRecord],
     results_paths: &[PathBuf],
 ) -> (HashMap<String, Timeline>, Vec<String>) {
-    let mut files: HashMap<&str, Option<Timeline>> = HashMap::new();
+    let mut files: HashMap<PathBuf, Option<Timeline>> = HashMap::new();
     let mut out = HashMap::new();
     let mut warnings = Vec::new();
     for t in tests {
         let Some(rel) = t.sensors.timeline_file.as_deref() else {
             continue;
         };
+        let Some(path) = locate(rel, results_paths, &t.run_id) else {
+            continue;
+        };
         let whole = files
-            .entry(rel)
-            .or_insert_with(|| match read_timeline(rel, results_paths) {
-                Ok(tl) => tl,
+            .entry(path)
+            .or_insert_with_key(|path| match read_timeline_file(path) {
+                Ok(tl) => Some(tl),
                 Err(e) => {
                     warnings.push(format!("{e:#}"));
                     None
@@ -533,6 +538,40 @@ pub fn read_test_timelines(
         }
     }
     (out, warnings)
+}
+
+/// The file `rel` names beside the results (each results file's folder, or the folder given);
+/// of several, the side file whose header names `run_id`, else the first.
+fn locate(rel: &str, results_paths: &[PathBuf], run_id: &str) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = Vec::new();
+    let mut seen = Vec::new();
+    for p in results_paths {
+        let base = if p.is_dir() {
+            p.as_path()
+        } else {
+            p.parent().unwrap_or(Path::new("."))
+        };
+        let candidate = base.join(rel);
+        let canonical = std::fs::canonicalize(&candidate).unwrap_or(candidate.clone());
+        if candidate.is_file() && !seen.contains(&canonical) {
+            seen.push(canonical);
+            found.push(candidate);
+        }
+    }
+    if found.len() > 1 {
+        let tag = format!(r#""run_id":{}"#, serde_json::Value::from(run_id));
+        let written_by_run = |p: &PathBuf| {
+            std::fs::File::open(p).is_ok_and(|f| {
+                let mut first = String::new();
+                std::io::BufRead::read_line(&mut std::io::BufReader::new(f), &mut first).is_ok()
+                    && first.contains(&tag)
+            })
+        };
+        if let Some(i) = found.iter().position(written_by_run) {
+            return Some(found.swap_remove(i));
+        }
+    }
+    found.into_iter().next()
 }
 
 /// The part of a run's timeline within `[from, to]`; the phase in force at `from` is kept.
@@ -578,15 +617,20 @@ pub fn read_timeline(rel: &str, results_paths: &[PathBuf]) -> anyhow::Result<Opt
     let Some(path) = candidates.into_iter().find(|p| p.is_file()) else {
         return Ok(None);
     };
+    read_timeline_file(&path).map(Some)
+}
+
+/// One timeline file, in any of the formats [`read_timeline`] reads.
+fn read_timeline_file(path: &Path) -> anyhow::Result<Timeline> {
     let text =
-        std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     if text.starts_with(r#"{"record":"timeline""#) {
-        return timeline_file::read(&path)
-            .map(|data| Some(data.timeline))
+        return timeline_file::read(path)
+            .map(|data| data.timeline)
             .map_err(|e| anyhow::anyhow!("{e}"));
     }
     if let Ok(tl) = serde_json::from_str::<Timeline>(&text) {
-        return Ok(Some(tl));
+        return Ok(tl);
     }
     let mut tl = Timeline::default();
     for (i, line) in text.lines().enumerate() {
@@ -602,5 +646,5 @@ pub fn read_timeline(rel: &str, results_paths: &[PathBuf]) -> anyhow::Result<Opt
         })?;
         tl.samples.push(sample);
     }
-    Ok(Some(tl))
+    Ok(tl)
 }
