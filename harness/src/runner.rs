@@ -89,7 +89,11 @@ impl RunnerConfig {
             started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             environment: self.environment.clone(),
             scenario,
-            target: info,
+            // The description is for planning; records keep what identifies the build.
+            target: TargetInfo {
+                description: Default::default(),
+                ..info
+            },
             parameters,
             status: Status::Ok,
             model: None,
@@ -326,11 +330,7 @@ impl Runner<'_> {
         let mut client = WorkerClient::spawn(&job.worker).map_err(|e| (None, e.to_string()))?;
         self.worker_pid.store(client.pid(), Ordering::Relaxed);
         let info = match client.request(&Request::Info, Duration::from_secs(60), |_| {}) {
-            // The description is for planning; records keep what identifies the build.
-            Ok(Response::Info(info)) => TargetInfo {
-                description: Default::default(),
-                ..info
-            },
+            Ok(Response::Info(info)) => info,
             Ok(other) => return Err((None, format!("worker answered {other:?} to info"))),
             Err(e) => return Err((None, e.to_string())),
         };

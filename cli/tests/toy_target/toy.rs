@@ -79,6 +79,20 @@ impl Target for Toy {
         let mut reader = std::io::BufReader::new(file);
         let content =
             Content::read(&mut reader).map_err(|e| bad(format!("not a GGUF file: {e}")))?;
+        // Every tensor must lie within the file: a file cut short is refused here, not read
+        // past its end later.
+        let len = std::fs::metadata(path)
+            .map_err(|e| bad(format!("cannot stat: {e}")))?
+            .len();
+        for (name, t) in &content.tensor_infos {
+            let bytes = t.shape.elem_count() / t.ggml_dtype.block_size() * t.ggml_dtype.type_size();
+            let end = content.tensor_data_offset + t.offset + bytes as u64;
+            if end > len {
+                return Err(bad(format!(
+                    "cut short: tensor {name} ends at byte {end}, the file has {len}"
+                )));
+            }
+        }
         let architecture = match content.metadata.get("general.architecture") {
             Some(Value::String(a)) => a.clone(),
             _ => return Err(bad("no general.architecture".into())),
