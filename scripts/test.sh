@@ -23,6 +23,8 @@ cargo fmt --all --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --release --quiet -- -D warnings
 step "criterion benches compile"
-cargo bench -p edgebench-benches --no-run --quiet
+# --workspace, so features resolve as for the tests and nothing is compiled twice (with -p,
+# candle-core is rebuilt with another feature set: about 8 minutes on 2 cores).
+cargo bench --workspace --no-run --quiet --bench candle_qmatmul --bench ggml_qmatmul
 step "cargo test"
 cargo test --release --workspace "$@"
