@@ -518,7 +518,47 @@ fn default_source() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// The metrics compared: `(key, label, better)`.
+type Metric = (&'static str, &'static str, Better);
+
 pub fn run(args: AbArgs) -> anyhow::Result<ExitCode> {
+    validate(&args)?;
+    let run_args = run_args_with_reps(&args);
+    let source = args.source.clone().unwrap_or_else(default_source);
+    let sides = [
+        resolve('A', args.a.clone().into(), &source, args.dry_run)?,
+        resolve('B', args.b.clone().into(), &source, args.dry_run)?,
+    ];
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("edgebench-results").join(format!(
+            "ab-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        ))
+    });
+    let metrics: Vec<Metric> = compare::METRICS
+        .iter()
+        .filter(|m| args.all_metrics || HEADLINE.contains(&m.0))
+        .map(|m| (m.0, m.1, m.4))
+        .collect();
+    for s in &sides {
+        eprintln!("side {}: {} ({})", s.letter, s.name, s.edgebench.display());
+    }
+    if args.dry_run {
+        print_dry_run(&sides, &run_args, &out);
+        return Ok(ExitCode::SUCCESS);
+    }
+    fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
+    let options = Options {
+        alpha: args.alpha,
+        noise: args.threshold / 100.0,
+        ignore_device: false,
+    };
+    let blocks = run_blocks(&args, &sides, &run_args, &out, &metrics, options)?;
+    finish(&args, &sides, &out, &metrics, options, blocks)
+}
+
+/// Flags that need no other context; a bad one is one line and exit code 2.
+fn validate(args: &AbArgs) -> anyhow::Result<()> {
     if !(args.threshold >= 0.0 && args.threshold < 100.0) {
         bail!(
             "--threshold {} is not a percentage between 0 and 100",
@@ -545,6 +585,12 @@ pub fn run(args: AbArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("run option {bad} cannot be used with ab (each block writes its own results)");
     }
+    Ok(())
+}
+
+/// The `edgebench run` arguments of every half: the user's, with `-r --reps` unless they set
+/// the repetitions themselves.
+fn run_args_with_reps(args: &AbArgs) -> Vec<String> {
     let mut run_args = args.run_args.clone();
     let sets_reps = run_args.iter().any(|a| {
         a == "-r"
@@ -555,66 +601,66 @@ pub fn run(args: AbArgs) -> anyhow::Result<ExitCode> {
     if !sets_reps {
         run_args.extend(["-r".to_string(), args.reps.to_string()]);
     }
-    let source = args.source.clone().unwrap_or_else(default_source);
-    let sides = [
-        resolve('A', args.a.clone().into(), &source, args.dry_run)?,
-        resolve('B', args.b.clone().into(), &source, args.dry_run)?,
-    ];
-    let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from("edgebench-results").join(format!(
-            "ab-{}",
-            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
-        ))
-    });
-    let metrics: Vec<(&'static str, &'static str, Better)> = compare::METRICS
-        .iter()
-        .filter(|m| args.all_metrics || HEADLINE.contains(&m.0))
-        .map(|m| (m.0, m.1, m.4))
-        .collect();
+    run_args
+}
+
+fn print_dry_run(sides: &[Side; 2], run_args: &[String], out: &Path) {
+    for s in sides {
+        let env: String = s.env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+        eprintln!(
+            "  {env}{} run {} {} --results {}/runs/…-{}.jsonl",
+            s.edgebench.display(),
+            shlex::try_join(run_args.iter().map(String::as_str)).unwrap_or_default(),
+            shlex::try_join(s.args.iter().map(String::as_str)).unwrap_or_default(),
+            out.display(),
+            s.letter.to_ascii_lowercase()
+        );
+    }
+}
+
+/// What the blocks measured, and why they stopped.
+struct Blocks {
+    halves: Vec<Half>,
+    run: usize,
+    why_stopped: String,
+    /// A half that failed: the block it was in is dropped, the finished ones are reported.
+    failure: Option<anyhow::Error>,
+    start: Instant,
+}
+
+/// Run blocks (ABBA or BAAB, in a seeded random order) until every metric settles, the budget
+/// or `--max-blocks` is reached, or a half fails; `blocks.csv` logs each block.
+fn run_blocks(
+    args: &AbArgs,
+    sides: &[Side; 2],
+    run_args: &[String],
+    out: &Path,
+    metrics: &[Metric],
+    options: Options,
+) -> anyhow::Result<Blocks> {
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64)
     });
-    for s in &sides {
-        eprintln!("side {}: {} ({})", s.letter, s.name, s.edgebench.display());
-    }
-    if args.dry_run {
-        for s in &sides {
-            let env: String = s.env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
-            eprintln!(
-                "  {env}{} run {} {} --results {}/runs/…-{}.jsonl",
-                s.edgebench.display(),
-                shlex::try_join(run_args.iter().map(String::as_str)).unwrap_or_default(),
-                shlex::try_join(s.args.iter().map(String::as_str)).unwrap_or_default(),
-                out.display(),
-                s.letter.to_ascii_lowercase()
-            );
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
-    let options = Options {
-        alpha: args.alpha,
-        noise: args.threshold / 100.0,
-        ignore_device: false,
-    };
     let mut order = Order(seed);
-    let mut halves: Vec<Half> = Vec::new();
-    let start = Instant::now();
-    let mut blocks_run = 0;
-    let mut why_stopped = format!("--max-blocks {}", args.max_blocks);
+    let mut b = Blocks {
+        halves: Vec::new(),
+        run: 0,
+        why_stopped: format!("--max-blocks {}", args.max_blocks),
+        failure: None,
+        start: Instant::now(),
+    };
     let mut log = String::from("block,order,seconds,load1\n");
-    let mut failure: Option<anyhow::Error> = None;
     // Ctrl-C reaches the half's `edgebench run` too (same process group): it stops and keeps
     // what it measured; ab then reports the finished blocks instead of dying with them.
     let _ = ctrlc::set_handler(|| {});
     for block in 0..args.max_blocks {
-        let elapsed = start.elapsed().as_secs_f64();
+        let elapsed = b.start.elapsed().as_secs_f64();
         if block > 0 {
             let per_block = elapsed / block as f64;
             if elapsed + per_block > args.budget {
-                why_stopped = format!(
+                b.why_stopped = format!(
                     "the budget: {elapsed:.0} s spent, a block takes {per_block:.0} s, --budget {:.0} s",
                     args.budget
                 );
@@ -629,7 +675,7 @@ pub fn run(args: AbArgs) -> anyhow::Result<ExitCode> {
         let t0 = Instant::now();
         let mut done = Vec::new();
         for (position, &s) in seq.iter().enumerate() {
-            match run_half(&sides[s], &run_args, &out, block, position) {
+            match run_half(&sides[s], run_args, out, block, position) {
                 Ok((tests, file)) => {
                     let letter = sides[s].letter.to_ascii_lowercase();
                     let run_ids: BTreeSet<String> =
@@ -647,47 +693,53 @@ pub fn run(args: AbArgs) -> anyhow::Result<ExitCode> {
                     });
                 }
                 Err(e) => {
-                    failure = Some(e);
+                    b.failure = Some(e);
                     break;
                 }
             }
         }
-        if failure.is_some() {
-            // An unfinished block is not a pair: the finished blocks are reported.
-            why_stopped = format!("a failed half in block {}", block + 1);
+        if b.failure.is_some() {
+            b.why_stopped = format!("a failed half in block {}", block + 1);
             break;
         }
-        halves.extend(done);
-        blocks_run += 1;
+        b.halves.extend(done);
+        b.run += 1;
         let load = fs::read_to_string("/proc/loadavg")
             .ok()
             .and_then(|t| t.split_whitespace().next().map(str::to_string))
             .unwrap_or_default();
         let order_text: String = seq.iter().map(|&s| sides[s].letter).collect();
-        let _ = writeln!(
-            log,
-            "{},{order_text},{:.1},{load}",
-            block + 1,
-            t0.elapsed().as_secs_f64()
-        );
+        let seconds = t0.elapsed().as_secs_f64();
+        let _ = writeln!(log, "{},{order_text},{seconds:.1},{load}", block + 1);
         eprintln!(
-            "ab: block {}/{} {order_text} {:.1} s (load {load})",
+            "ab: block {}/{} {order_text} {seconds:.1} s (load {load})",
             block + 1,
             args.max_blocks,
-            t0.elapsed().as_secs_f64()
         );
-        if blocks_run >= args.min_blocks
-            && all_settled(&halves, &metrics, options.noise, options.alpha)
+        if b.run >= args.min_blocks && all_settled(&b.halves, metrics, options.noise, options.alpha)
         {
-            why_stopped =
+            b.why_stopped =
                 "every metric settled (its interval wholly inside or outside the noise band)"
                     .into();
             break;
         }
     }
     fs::write(out.join("blocks.csv"), &log)?;
-    let result = comparison(&halves, &metrics, options, blocks_run);
-    write_ratios(&out.join("ratios.csv"), &halves, &metrics)?;
+    Ok(b)
+}
+
+/// Write the comparison (ratios.csv, summary.md), print it, and the exit code: 0 no
+/// regression, 1 a regression, 2 nothing compared or a half failed.
+fn finish(
+    args: &AbArgs,
+    sides: &[Side; 2],
+    out: &Path,
+    metrics: &[Metric],
+    options: Options,
+    blocks: Blocks,
+) -> anyhow::Result<ExitCode> {
+    let result = comparison(&blocks.halves, metrics, options, blocks.run);
+    write_ratios(&out.join("ratios.csv"), &blocks.halves, metrics)?;
     let a_name = format!("A: {}", sides[0].name);
     let b_name = format!("B: {}", sides[1].name);
     let markdown = result.markdown(&a_name, &b_name);
@@ -705,11 +757,13 @@ pub fn run(args: AbArgs) -> anyhow::Result<ExitCode> {
         print!("{}", result.text());
     }
     eprintln!(
-        "ab: {blocks_run} blocks in {:.0} s, stopped by {why_stopped}; results in {}",
-        start.elapsed().as_secs_f64(),
+        "ab: {} blocks in {:.0} s, stopped by {}; results in {}",
+        blocks.run,
+        blocks.start.elapsed().as_secs_f64(),
+        blocks.why_stopped,
         out.display()
     );
-    if let Some(e) = failure {
+    if let Some(e) = blocks.failure {
         let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
         eprintln!("error: {}", chain.join(": "));
         return Ok(ExitCode::from(2));
