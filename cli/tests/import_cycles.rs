@@ -263,6 +263,38 @@ fn the_cli_crate_has_no_import_cycles() {
     );
 }
 
+/// The library crates too: no module of harness, reports, scenarios or a target imports one
+/// that leads back to it (their roots re-export freely, so only cycles are checked).
+#[test]
+fn no_other_crate_of_the_workspace_has_import_cycles() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut described = Vec::new();
+    let mut modules = 0;
+    for krate in [
+        "harness",
+        "reports",
+        "scenarios",
+        "targets/kit",
+        "targets/candle",
+        "targets/llamacpp",
+        "targets/onnxruntime",
+        "targets/whispercpp",
+    ] {
+        let (graph, _) = import_graph(&workspace.join(krate).join("src"));
+        modules += graph.len();
+        for c in cycles(&graph) {
+            let names: Vec<String> = c.iter().map(name).collect();
+            described.push(format!("{krate}: {}", names.join(" ↔ ")));
+        }
+    }
+    assert!(modules > 100, "read too little: {modules} modules");
+    assert!(
+        described.is_empty(),
+        "import cycles: {}",
+        described.join("; ")
+    );
+}
+
 /// The check finds a cycle when there is one (a crate written for the purpose).
 #[test]
 fn a_cycle_is_found() {

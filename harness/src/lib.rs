@@ -35,4 +35,5 @@ pub mod speech;
 pub mod stats;
 pub mod store;
 pub mod throttling;
+pub mod timeline;
 pub mod timeline_file;

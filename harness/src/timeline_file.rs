@@ -33,8 +33,8 @@
 //! [`read`] turns a file back into a [`Timeline`] (a thermal chart needs nothing else).
 
 use crate::protocol::Phase;
-use crate::sampler::{Sample, Timeline};
 use crate::sensors::{Quantity, Reading};
+use crate::timeline::{Sample, Timeline};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufWriter, Write};

@@ -561,7 +561,7 @@ fn main() -> anyhow::Result<()> {
                             if fate < 0.07 {
                                 continue; // interrupted: the run was killed before the test line
                             }
-                            test.summary = edgebench_reports::read::summarize_repetitions(&reps);
+                            test.summary = edgebench_harness::runner::summarize_repetitions(&reps);
                             test.peak_rss_bytes =
                                 reps.iter().filter_map(|r| r.timing.peak_rss_bytes).max();
                             let throttled =

@@ -21,6 +21,7 @@ pub mod html;
 pub mod llamabench;
 pub mod matrix;
 pub mod merge;
+pub mod order;
 pub mod read;
 pub mod table;
 

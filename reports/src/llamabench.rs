@@ -345,7 +345,7 @@ pub fn import(
         }),
         load_s: None,
         peak_rss_bytes: None,
-        summary: crate::read::summarize_repetitions(&repetitions),
+        summary: edgebench_harness::runner::summarize_repetitions(&repetitions),
         repetitions,
         stop_reason: None,
         sensors: SensorSummary::default(),

@@ -7,7 +7,7 @@
 //! history ([`History`]), and `compare` pools the repetitions of every run of a test on each
 //! side.
 
-use crate::table::{compare, target_label, workload_name};
+use crate::order::{compare, target_label, workload_name};
 use edgebench_harness::schema::TestRecord;
 use std::collections::BTreeMap;
 use std::fmt;

@@ -9,7 +9,6 @@
 use edgebench_harness::schema::{
     Record, RepetitionRecord, ScenarioRef, Status, TestRecord, SCHEMA_VERSION,
 };
-use edgebench_harness::stats::{self, Summary};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -430,7 +429,7 @@ fn rebuild(
     test.status = Status::Interrupted {
         reason: format!("the run ended before this test finished ({kept})"),
     };
-    test.summary = summarize_repetitions(&repetitions);
+    test.summary = edgebench_harness::runner::summarize_repetitions(&repetitions);
     let rep_peak = repetitions
         .iter()
         .filter_map(|r| r.timing.peak_rss_bytes)
@@ -468,18 +467,4 @@ fn placeholder(test_id: &str, schema_version: u32) -> TestRecord {
         warnings: Vec::new(),
         soak: None,
     }
-}
-
-/// Summary of every metric over the repetitions that have it, in repetition order.
-pub fn summarize_repetitions(reps: &[RepetitionRecord]) -> BTreeMap<String, Summary> {
-    let mut by_metric: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-    for rep in reps {
-        for (name, value) in &rep.metrics {
-            by_metric.entry(name).or_default().push(*value);
-        }
-    }
-    by_metric
-        .into_iter()
-        .filter_map(|(name, values)| stats::summarize(&values).map(|s| (name.to_string(), s)))
-        .collect()
 }

@@ -139,7 +139,7 @@ fn a_tiny_test_model_does_not_flatten_full_size_bars() {
     for rep in &mut tiny.repetitions {
         *rep.metrics.get_mut(metric::TG_TPS).unwrap() *= 6000.0;
     }
-    tiny.summary = edgebench_reports::read::summarize_repetitions(&tiny.repetitions);
+    tiny.summary = edgebench_harness::runner::summarize_repetitions(&tiny.repetitions);
     let chart = chart::throughput(&[tg, tiny]).unwrap();
     assert_eq!(chart.facets.len(), 2, "one facet per model");
     let svg = render_svg(&chart).unwrap();
@@ -161,7 +161,7 @@ fn a_thread_sweep_shows_its_fastest_thread_count() {
         for rep in &mut t.repetitions {
             *rep.metrics.get_mut(metric::TG_TPS).unwrap() *= speed;
         }
-        t.summary = edgebench_reports::read::summarize_repetitions(&t.repetitions);
+        t.summary = edgebench_harness::runner::summarize_repetitions(&t.repetitions);
         tests.push(t);
     }
     let chart = chart::throughput(&tests).unwrap();

@@ -30,7 +30,7 @@ fn tg_test(n: usize, tps: f64, seed: u64) -> TestRecord {
             r
         })
         .collect();
-    t.summary = edgebench_reports::read::summarize_repetitions(&t.repetitions);
+    t.summary = edgebench_harness::runner::summarize_repetitions(&t.repetitions);
     t
 }
 

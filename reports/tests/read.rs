@@ -3,8 +3,8 @@
 mod common;
 
 use common::{fixture_jsonl, fixture_path, fixture_records};
+use edgebench_harness::runner::summarize_repetitions;
 use edgebench_harness::schema::{Record, Status, TestRecord, SCHEMA_VERSION};
-use edgebench_reports::read::summarize_repetitions;
 use edgebench_reports::{load_results, read_results, ReadError};
 use std::path::{Path, PathBuf};
 

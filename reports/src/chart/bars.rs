@@ -281,7 +281,7 @@ fn fastest_rows<'a>(tests: &[&'a TestRecord]) -> Vec<Picked<'a>> {
     let mut index: HashMap<Key, usize> = HashMap::new();
     let mut picked: Vec<Picked> = Vec::new();
     let mut sorted = tests.to_vec();
-    sorted.sort_by(|a, b| crate::table::compare(a, b));
+    sorted.sort_by(|a, b| crate::order::compare(a, b));
     for row in rows_of(sorted) {
         let t = row.test;
         let key = (

@@ -269,7 +269,7 @@ pub fn scaling_threads<T: Borrow<TestRecord>>(tests: &[T]) -> Vec<LineChart> {
 
 /// Tests in table order.
 fn sorted_refs(mut tests: Vec<&TestRecord>) -> Vec<&TestRecord> {
-    tests.sort_by(|a, b| crate::table::compare(a, b));
+    tests.sort_by(|a, b| crate::order::compare(a, b));
     tests
 }
 

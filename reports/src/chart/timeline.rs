@@ -389,7 +389,7 @@ pub fn timelines<T: std::borrow::Borrow<TestRecord>>(
         }
     }
     let mut candidates = tests.clone();
-    candidates.sort_by(|a, b| crate::table::compare(a, b));
+    candidates.sort_by(|a, b| crate::order::compare(a, b));
     for t in candidates
         .iter()
         .filter(|t| by_test.contains_key(&t.test_id))

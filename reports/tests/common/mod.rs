@@ -326,7 +326,7 @@ fn run_test(
     lines.push(Record::TestStart(test.clone()));
     test.repetitions = repetitions(&test, count, speed, jitter);
     lines.extend(test.repetitions.iter().cloned().map(Record::Repetition));
-    test.summary = edgebench_reports::read::summarize_repetitions(&test.repetitions);
+    test.summary = edgebench_harness::runner::summarize_repetitions(&test.repetitions);
     test.peak_rss_bytes = test
         .repetitions
         .iter()
@@ -461,7 +461,7 @@ pub fn two_devices() -> Vec<TestRecord> {
                 }
             }
         }
-        t.summary = edgebench_reports::read::summarize_repetitions(&t.repetitions);
+        t.summary = edgebench_harness::runner::summarize_repetitions(&t.repetitions);
         all.push(t);
     }
     all
@@ -483,7 +483,7 @@ pub fn rerun(test: &TestRecord, run_id: &str, day: u32, factor: f64) -> TestReco
             }
         }
     }
-    t.summary = edgebench_reports::read::summarize_repetitions(&t.repetitions);
+    t.summary = edgebench_harness::runner::summarize_repetitions(&t.repetitions);
     t
 }
 
@@ -537,7 +537,7 @@ pub fn whisper_test() -> TestRecord {
             }
         })
         .collect();
-    t.summary = edgebench_reports::read::summarize_repetitions(&t.repetitions);
+    t.summary = edgebench_harness::runner::summarize_repetitions(&t.repetitions);
     t.peak_rss_bytes = Some(161_000_000);
     t
 }
