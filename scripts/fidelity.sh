@@ -25,7 +25,9 @@
 #   whisper    encoder  whisper-bench "encode time"      vs  edgebench -w encode, enc ms
 #              decoder  whisper-bench "decode time … per run" (256 single-token steps)
 #                                                        vs  edgebench -w decode-t256, ms/step
-# Ratios are edgebench's speed ÷ the tool's speed (> 1: edgebench measured faster).
+# Ratios are edgebench's speed ÷ the tool's speed (> 1: edgebench measured faster): the median
+# of the rounds' own ratios (tool and edgebench back to back in each), with their range, so a
+# round disturbed by the machine moves neither the verdict nor the figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
@@ -237,6 +239,23 @@ mean_of() { python3 -c 'import sys,statistics as s; v=[float(x) for x in sys.arg
 
 ratio() { python3 -c 'import sys; print(f"{float(sys.argv[1])/float(sys.argv[2]):.3f}")' "$1" "$2"; }
 
+# One table row from the rounds: the medians of both sides, and the median of the rounds' own
+# ratios (each round runs the tool and edgebench back to back, so what disturbed the machine
+# during a round disturbed both; one disturbed round cannot move a median) with their range.
+# kind: speed (t/s, higher is faster) or time (ms, lower is faster); lists are comma-separated.
+paired_row() { # engine figure kind digits upstream-list edgebench-list
+  python3 - "$@" <<'PY'
+import sys, statistics as st
+engine, figure, kind, digits, up, eb = sys.argv[1:]
+up = [float(x) for x in up.split(",")]
+eb = [float(x) for x in eb.split(",")]
+r = [(b / a) if kind == "speed" else (a / b) for a, b in zip(up, eb)]
+d = int(digits)
+print(f"{engine}|{figure}|{st.median(up):.{d}f}|{st.median(eb):.{d}f}|{st.median(r):.3f}|{min(r):.2f}–{max(r):.2f}")
+PY
+}
+joined() { local IFS=,; echo "$*"; }
+
 # edgebench's mean of a metric over a results file's repetitions, for tests of a workload.
 eb_mean() { # file workload metric
   python3 - "$@" <<'PY'
@@ -280,11 +299,8 @@ run_llama() {
     e_tg+=("$(eb_mean "$out/edgebench-llama-$r.jsonl" "tg$n_gen" tg_tps)")
     say "round $r: pp ${lb_pp[-1]} vs ${e_pp[-1]} t/s, tg ${lb_tg[-1]} vs ${e_tg[-1]} t/s (llama-bench vs edgebench)"
   done
-  local a b
-  a="$(mean_of "${lb_pp[@]}")"; b="$(mean_of "${e_pp[@]}")"
-  rows+=("llama.cpp|pp$n_prompt t/s|$(printf %.2f "$a")|$(printf %.2f "$b")|$(ratio "$b" "$a")")
-  a="$(mean_of "${lb_tg[@]}")"; b="$(mean_of "${e_tg[@]}")"
-  rows+=("llama.cpp|tg$n_gen t/s|$(printf %.2f "$a")|$(printf %.2f "$b")|$(ratio "$b" "$a")")
+  rows+=("$(paired_row llama.cpp "pp$n_prompt t/s" speed 2 "$(joined "${lb_pp[@]}")" "$(joined "${e_pp[@]}")")")
+  rows+=("$(paired_row llama.cpp "tg$n_gen t/s" speed 2 "$(joined "${lb_tg[@]}")" "$(joined "${e_tg[@]}")")")
   grep -h "system_info\|CPU :" "$out"/llama-bench-1.err | head -1 >"$out/llama-system-info.txt" || true
 }
 
@@ -310,11 +326,8 @@ run_whisper() {
     e_dec+=("$(python3 -c 'import sys; print(1000/float(sys.argv[1]))' "$(eb_mean "$out/edgebench-whisper-$r.jsonl" decode-t256 tg_tps)")")
     say "round $r: encoder ${wb_enc[-1]} vs ${e_enc[-1]} ms, decoder ${wb_dec[-1]} vs ${e_dec[-1]} ms/step (whisper-bench vs edgebench)"
   done
-  local a b
-  a="$(mean_of "${wb_enc[@]}")"; b="$(mean_of "${e_enc[@]}")"
-  rows+=("whisper.cpp|encoder ms|$(printf %.1f "$a")|$(printf %.1f "$b")|$(ratio "$a" "$b")")
-  a="$(mean_of "${wb_dec[@]}")"; b="$(mean_of "${e_dec[@]}")"
-  rows+=("whisper.cpp|decoder ms/step|$(printf %.2f "$a")|$(printf %.2f "$b")|$(ratio "$a" "$b")")
+  rows+=("$(paired_row whisper.cpp "encoder ms" time 1 "$(joined "${wb_enc[@]}")" "$(joined "${e_enc[@]}")")")
+  rows+=("$(paired_row whisper.cpp "decoder ms/step" time 2 "$(joined "${wb_dec[@]}")" "$(joined "${e_dec[@]}")")")
   grep -h "system_info" "$out"/whisper-bench-1-1.log | head -1 >"$out/whisper-system-info.txt" || true
 }
 
@@ -336,14 +349,14 @@ if [ "$only" = onnxruntime ] || { [ "$only" = all ] && command -v python3 >/dev/
 fi
 
 echo
-echo "| engine | figure | upstream tool | edgebench | ratio (edgebench speed ÷ tool's) |"
-echo "|---|---|---|---|---|"
+echo "| engine | figure | upstream tool | edgebench | ratio (edgebench speed ÷ tool's) | rounds' ratios |"
+echo "|---|---|---|---|---|---|"
 fail=0
 for row in "${rows[@]}"; do
-  IFS='|' read -r engine fig up ebv r <<<"$row"
+  IFS='|' read -r engine fig up ebv r range <<<"$row"
   flag=""
   if python3 -c 'import sys; sys.exit(0 if abs(float(sys.argv[1])-1) <= 0.03 else 1)' "$r"; then :; else flag=" ✗"; fail=1; fi
-  echo "| $engine | $fig | $up | $ebv | $r$flag |"
+  echo "| $engine | $fig | $up | $ebv | $r$flag | ${range:-} |"
 done
 echo
 echo "threads $threads, $rounds interleaved rounds, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
