@@ -260,13 +260,91 @@ pub fn run_streaming(
             return out;
         }
     };
+    let mut cmd = session.command(&remote_script(spec));
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            out.result = Err(format!("cannot start ssh: {e}"));
+            return out;
+        }
+    };
+    let stderr = child.stderr.take();
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut e) = stderr {
+            let _ = std::io::Read::read_to_end(&mut e, &mut buf);
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    });
+    let watchdog = Watchdog::start(child.id() as libc::pid_t, deadline);
+    let mut write_error = None;
+    if let Some(stdout) = child.stdout.take() {
+        write_error = append_lines(BufReader::new(stdout), &mut file, local, &mut out);
+    }
+    let timed_out = watchdog.stop();
+    let status = child.wait();
+    let stderr = err_reader.join().unwrap_or_default();
+    if let Some(e) = write_error {
+        out.result = Err(e);
+        return out;
+    }
+    let code = match (timed_out, status) {
+        (true, _) => {
+            out.result = Err(out.kept("timed out"));
+            return out;
+        }
+        (false, Ok(s)) => s.code(),
+        (false, Err(e)) => {
+            out.result = Err(format!("ssh: {e}"));
+            return out;
+        }
+    };
+    if let Some(reason) = ssh_failure(code, &stderr, &out) {
+        out.result = Err(reason);
+        return out;
+    }
+    finish_run(
+        session,
+        spec,
+        code.unwrap_or(-1),
+        &mut file,
+        &mut out,
+        deadline,
+    );
+    out
+}
+
+impl Streamed {
+    /// `what` with the count of what was kept.
+    fn kept(&self, what: &str) -> String {
+        format!(
+            "{what} ({} result lines, {} repetitions kept)",
+            self.lines, self.repetitions
+        )
+    }
+
+    /// Count a line written to the local file.
+    fn count(&mut self, line: &[u8]) {
+        self.lines += 1;
+        if is_repetition(line) {
+            self.repetitions += 1;
+        }
+    }
+}
+
+/// The shell script that runs `edgebench run` on the device under its lock and streams its
+/// results file (see [`run_streaming`]).
+fn remote_script(spec: &RunSpec) -> String {
     let env: String = spec
         .env
         .iter()
         .map(|(k, v)| format!(" {}", quote(&format!("{k}={v}"))))
         .collect();
     let args: String = spec.args.iter().map(|a| format!(" {}", quote(a))).collect();
-    let script = format!(
+    format!(
         r#"D={d}; S={s}; ID={id}
 mkdir -p "$D/runs" || exit 71
 {LOCK_FN}
@@ -296,115 +374,99 @@ exit $rc
         d = remote_path(spec.dir),
         s = quote(&spec.artifact.stem),
         id = quote(spec.run_id),
-    );
-    let mut cmd = session.command(&script);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            out.result = Err(format!("cannot start ssh: {e}"));
-            return out;
-        }
-    };
-    let stderr = child.stderr.take();
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut e) = stderr {
-            let _ = std::io::Read::read_to_end(&mut e, &mut buf);
-        }
-        String::from_utf8_lossy(&buf).into_owned()
-    });
-    // The deadline: a watchdog kills ssh (the device notices and stops its run).
-    let pid = child.id() as libc::pid_t;
-    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
-    let watchdog = std::thread::spawn(move || {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop_rx.recv_timeout(wait) {
-            // SAFETY: `pid` is our own ssh child, not yet waited for (so not reused).
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            true
-        } else {
-            false
-        }
-    });
+    )
+}
+
+/// Kills ssh at the deadline (the device notices its link is gone and stops its run).
+struct Watchdog {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<bool>,
+}
+
+impl Watchdog {
+    fn start(pid: libc::pid_t, deadline: Instant) -> Self {
+        let (stop, stop_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop_rx.recv_timeout(wait) {
+                // SAFETY: `pid` is our own ssh child, not yet waited for (so not reused).
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                true
+            } else {
+                false
+            }
+        });
+        Watchdog { stop, thread }
+    }
+
+    /// Stop watching; whether the deadline had already killed ssh.
+    fn stop(self) -> bool {
+        let _ = self.stop.send(());
+        self.thread.join().unwrap_or(false)
+    }
+}
+
+/// Append every complete line of `reader` to `file` as it arrives; the first write error, if
+/// any (reading goes on, so ssh is never blocked).
+fn append_lines(
+    mut reader: impl BufRead,
+    file: &mut std::fs::File,
+    local: &Path,
+    out: &mut Streamed,
+) -> Option<String> {
     let mut write_error = None;
-    if let Some(stdout) = child.stdout.take() {
-        let mut reader = BufReader::new(stdout);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match reader.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                // A line cut off by a dropped link is not kept: it is not a record.
-                Ok(_) if line.last() != Some(&b'\n') => break,
-                Ok(_) => {
-                    if let Err(e) = file.write_all(&line).and_then(|_| file.flush()) {
-                        write_error.get_or_insert(format!("cannot write {}: {e}", local.display()));
-                        continue;
-                    }
-                    out.lines += 1;
-                    if is_repetition(&line) {
-                        out.repetitions += 1;
-                    }
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            // A line cut off by a dropped link is not kept: it is not a record.
+            Ok(_) if line.last() != Some(&b'\n') => break,
+            Ok(_) => {
+                if let Err(e) = file.write_all(&line).and_then(|_| file.flush()) {
+                    write_error.get_or_insert(format!("cannot write {}: {e}", local.display()));
+                    continue;
                 }
+                out.count(&line);
             }
         }
     }
-    let _ = stop_tx.send(());
-    let status = child.wait();
-    let timed_out = watchdog.join().unwrap_or(false);
-    let stderr = err_reader.join().unwrap_or_default();
-    let kept = |what: &str| {
-        format!(
-            "{what} ({} result lines, {} repetitions kept)",
-            out.lines, out.repetitions
-        )
-    };
-    if let Some(e) = write_error {
-        out.result = Err(e);
-        return out;
-    }
-    if timed_out {
-        out.result = Err(kept("timed out"));
-        return out;
-    }
-    let code = match status {
-        Ok(s) => s.code(),
-        Err(e) => {
-            out.result = Err(format!("ssh: {e}"));
-            return out;
-        }
-    };
+    write_error
+}
+
+/// Why ssh's exit `code` means the run did not end on the device, if it does: the link was
+/// lost or ssh killed (255, none), the device busy, its results folder not writable.
+fn ssh_failure(code: Option<i32>, stderr: &str, out: &Streamed) -> Option<String> {
     match code {
         Some(255) | None => {
             // ssh's own words where it said any (LogLevel may silence it).
-            let why = match ssh::last_line(&stderr) {
-                Some(_) => ssh::classify(&stderr, code),
+            let why = match ssh::last_line(stderr) {
+                Some(_) => ssh::classify(stderr, code),
                 None if code.is_none() => "ssh was killed".to_string(),
                 None => "connection lost (ssh ended with status 255)".to_string(),
             };
-            out.result = Err(kept(&format!("{why} mid-run")));
-            return out;
+            Some(out.kept(&format!("{why} mid-run")))
         }
-        Some(BUSY) => {
-            out.result = Err(busy_reason(&stderr));
-            return out;
-        }
-        Some(71) => {
-            out.result = Err(format!(
-                "cannot write the results folder on the device: {}",
-                ssh::last_line(&stderr).unwrap_or("no message")
-            ));
-            return out;
-        }
-        _ => {}
+        Some(BUSY) => Some(busy_reason(stderr)),
+        Some(71) => Some(format!(
+            "cannot write the results folder on the device: {}",
+            ssh::last_line(stderr).unwrap_or("no message")
+        )),
+        _ => None,
     }
-    // The run ended: fetch what the stream had not delivered yet, and edgebench's last words.
-    let rc = code.unwrap_or(-1);
-    let tail = catch_up(session, spec, out.lines, deadline);
-    match tail {
+}
+
+/// The run ended with status `rc`: fetch what the stream had not delivered yet, and
+/// edgebench's last words when it failed.
+fn finish_run(
+    session: &Session,
+    spec: &RunSpec,
+    rc: i32,
+    file: &mut std::fs::File,
+    out: &mut Streamed,
+    deadline: Instant,
+) {
+    match catch_up(session, spec, out.lines, deadline) {
         Ok((rest, log)) => {
             for line in rest.split_inclusive('\n').filter(|l| l.ends_with('\n')) {
                 if file
@@ -412,10 +474,7 @@ exit $rc
                     .and_then(|_| file.flush())
                     .is_ok()
                 {
-                    out.lines += 1;
-                    if is_repetition(line.as_bytes()) {
-                        out.repetitions += 1;
-                    }
+                    out.count(line.as_bytes());
                 }
             }
             if rc != 0 {
@@ -424,13 +483,12 @@ exit $rc
         }
         Err(e) => {
             out.result = Err(if rc == 0 {
-                kept(&format!("fetching the end of the results failed: {e}"))
+                out.kept(&format!("fetching the end of the results failed: {e}"))
             } else {
                 run_failure(rc, "")
             });
         }
     }
-    out
 }
 
 /// The results lines after the first `have`, and the end of edgebench's output.
