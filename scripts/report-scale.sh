@@ -15,7 +15,7 @@ tests="${1:-10000}"
 out=target/report-scale
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 cargo build --release -q --workspace --bins
-cargo build --release -q -p edgebench-reports --example scale_results
+cargo build --release -q --workspace --example scale_results
 bin="${EDGEBENCH:-target/release/edgebench}"   # EDGEBENCH=path measures another build
 results="$out/results-$tests"
 if [ ! -d "$results" ]; then

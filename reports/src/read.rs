@@ -82,11 +82,32 @@ pub fn load_results(paths: &[PathBuf]) -> Result<Results, ReadError> {
     let mut merger = Merger::default();
     let mut warnings = Vec::new();
     let mut seen = HashSet::new();
-    for file in results_files(paths)? {
-        // The same file named twice (itself and its folder) is read once.
-        let key = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
-        if seen.insert(key) {
-            read_file(&file, &mut merger, &mut warnings)?;
+    // The same file named twice (itself and its folder) is read once.
+    let files: Vec<PathBuf> = results_files(paths)?
+        .into_iter()
+        .filter(|file| seen.insert(std::fs::canonicalize(file).unwrap_or_else(|_| file.clone())))
+        .collect();
+    // Files are parsed a few at a time on as many threads (parsing is most of a large folder's
+    // time) and merged in order, so the result and the first error are those of reading them
+    // one by one, and only a few files' records wait in memory at once.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    for chunk in files.chunks(threads) {
+        let parsed: Vec<Result<ParsedFile, ReadError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|file| scope.spawn(move || parse_file(file)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        for file in parsed {
+            let file = file?;
+            warnings.extend(file.warnings);
+            for (record, at) in file.records {
+                merger.add(record, at)?;
+            }
         }
     }
     Ok(Results {
@@ -131,19 +152,23 @@ fn results_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
     Ok(files)
 }
 
-fn read_file(
-    path: &Path,
-    merger: &mut Merger,
-    warnings: &mut Vec<String>,
-) -> Result<(), ReadError> {
+/// One file's records, in order, with where each came from.
+#[derive(Default)]
+struct ParsedFile {
+    records: Vec<(Record, Location)>,
+    warnings: Vec<String>,
+}
+
+fn parse_file(path: &Path) -> Result<ParsedFile, ReadError> {
     let text = std::fs::read_to_string(path).map_err(|error| ReadError::Io {
         path: path.to_path_buf(),
         error,
     })?;
     // A JSON array: llama-bench's `-o json`, or `edgebench report --output json`.
     if text.trim_start().starts_with('[') {
-        return read_array(path, &text, merger);
+        return read_array(path, &text);
     }
+    let mut out = ParsedFile::default();
     let ends_with_newline = text.ends_with('\n');
     let lines: Vec<&str> = text.lines().collect();
     for (i, line) in lines.iter().enumerate() {
@@ -155,11 +180,11 @@ fn read_file(
             line: i + 1,
         };
         match parse_line(line, &at) {
-            Ok(record) => merger.add(record, at)?,
+            Ok(record) => out.records.push((record, at)),
             // The writer ends every record with a newline and flushes it; a last line without
             // one that stops mid-JSON is a write the process did not live to finish.
             Err(ParseError::Truncated) if i + 1 == lines.len() && !ends_with_newline => {
-                warnings.push(format!(
+                out.warnings.push(format!(
                     "{at}: skipped a last line cut short (the run was killed while writing it)"
                 ));
             }
@@ -172,12 +197,13 @@ fn read_file(
             Err(ParseError::Fatal(e)) => return Err(e),
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 /// A JSON array of test records or of llama-bench results; each element is checked as a line
 /// would be, and errors name the element (`file.json:[3]` as line 4).
-fn read_array(path: &Path, text: &str, merger: &mut Merger) -> Result<(), ReadError> {
+fn read_array(path: &Path, text: &str) -> Result<ParsedFile, ReadError> {
+    let mut out = ParsedFile::default();
     let at = |line: usize| Location {
         path: path.to_path_buf(),
         line,
@@ -204,7 +230,7 @@ fn read_array(path: &Path, text: &str, merger: &mut Merger) -> Result<(), ReadEr
         };
         let line = serde_json::to_string(&record).unwrap_or_default();
         match parse_line(&line, &element) {
-            Ok(record) => merger.add(record, element)?,
+            Ok(record) => out.records.push((record, element)),
             Err(ParseError::Fatal(e)) => return Err(e),
             Err(ParseError::Truncated) => {
                 return Err(ReadError::BadLine {
@@ -214,7 +240,7 @@ fn read_array(path: &Path, text: &str, merger: &mut Merger) -> Result<(), ReadEr
             }
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Tests imported from one llama-bench file share a run id made from its name.
