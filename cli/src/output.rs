@@ -23,12 +23,12 @@ pub fn print_export(text: &str) {
 /// The chooser's matrix and chart for these results; a failure is a warning (the rest of the
 /// report does not depend on it).
 pub fn performance_matrix(
-    results: &[PathBuf],
+    tests: &[TestRecord],
 ) -> Option<(
     edgebench_reports::matrix::Matrix,
     Option<edgebench_reports::chart::ChoiceChart>,
 )> {
-    match crate::choose::report::report_matrix(results) {
+    match crate::choose::report::report_matrix(tests) {
         Ok(m) => Some(m),
         Err(e) => {
             eprintln!("warning: performance matrix: {e:#}");
@@ -135,7 +135,7 @@ pub fn write_page_with_matrix(
     html_path: &Path,
 ) -> anyhow::Result<()> {
     let mut charts = chart::charts_for(tests, timelines, 8);
-    let matrix = performance_matrix(sources);
+    let matrix = performance_matrix(tests);
     if let Some((_, Some(c))) = &matrix {
         charts.insert(0, Box::new(c.clone()));
     }

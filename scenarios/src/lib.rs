@@ -29,6 +29,7 @@ pub use catalog::{
 pub mod synth {
     pub use crate::cache::{default_models_dir, sidecar_path, CachedModel};
     pub use crate::llm::arch::tensor_weights;
+    pub use crate::llm::gguf::sizes::block_matrix_elements;
     pub use crate::llm::gguf::{
         cache_path, ensure_cached, planned_file_bytes, tensor_plan, write_gguf, TensorPlan,
         ALIGNMENT, GENERATOR_VERSION,

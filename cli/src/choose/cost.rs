@@ -90,11 +90,7 @@ impl Work {
 
 /// FLOPs per token of a `prompt`-token prompt (see the module documentation).
 pub fn prompt_flops_per_token(spec: &ModelSpec, prompt: usize) -> f64 {
-    let matrices: u64 = edgebench_scenarios::synth::tensor_plan(spec, Quant::F32)
-        .iter()
-        .filter(|t| t.shape.len() == 2 && t.name.starts_with("blk."))
-        .map(|t| t.elements())
-        .sum();
+    let matrices = edgebench_scenarios::synth::block_matrix_elements(spec);
     let attention = 4.0 * (spec.layers * spec.heads * spec.head_dim) as f64 * (prompt as f64 / 2.0);
     2.0 * matrices as f64 + attention
 }

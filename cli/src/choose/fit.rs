@@ -21,16 +21,24 @@ pub const OWN_SPREAD_MIN: usize = 5;
 /// has not seen falls from the prediction. Ratios to a median that includes the figure itself
 /// are narrower than that, and intervals from them covered too little (68% for a nominal 80% in
 /// leave-one-out validation).
+///
+/// In O(n log n): the median of the others is read off the sorted values with the figure's
+/// own place skipped (a results folder of a lab gives groups of thousands of figures).
 fn held_out_ratios(values: &[f64]) -> Vec<f64> {
-    (0..values.len())
-        .filter_map(|i| {
-            let others: Vec<f64> = values
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .map(|(_, e)| *e)
-                .collect();
-            median(&others).map(|m| values[i] / m)
+    if values.len() < 2 {
+        return Vec::new();
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    // The same linear-interpolation median as `median`, over the n − 1 others.
+    let pos = 0.5 * (values.len() - 2) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    values
+        .iter()
+        .map(|&x| {
+            let k = sorted.partition_point(|v| v.total_cmp(&x).is_lt());
+            let other = |j: usize| if j < k { sorted[j] } else { sorted[j + 1] };
+            x / (other(lo) + (other(hi) - other(lo)) * (pos - lo as f64))
         })
         .collect()
 }
@@ -284,6 +292,26 @@ impl Fit {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn held_out_ratios_equal_the_median_of_the_others() {
+        let values = [0.5, 0.7, 0.7, 0.2, 0.9, 0.4, 0.55];
+        for n in 2..=values.len() {
+            let v = &values[..n];
+            let naive: Vec<f64> = (0..n)
+                .map(|i| {
+                    let others: Vec<f64> = (0..n).filter(|&j| j != i).map(|j| v[j]).collect();
+                    v[i] / median(&others).unwrap()
+                })
+                .collect();
+            let fast = held_out_ratios(v);
+            assert_eq!(fast.len(), n);
+            for (a, b) in fast.iter().zip(&naive) {
+                assert!((a - b).abs() < 1e-12, "{n}: {fast:?} vs {naive:?}");
+            }
+        }
+        assert!(held_out_ratios(&[0.3]).is_empty());
+    }
     use crate::choose::Origin;
 
     /// A device of `family` with `bw` GB/s and `tflops` of compute.

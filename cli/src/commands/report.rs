@@ -38,7 +38,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     // The devices × scenarios matrix (measured, published and predicted figures) for the page
     // and the Markdown export.
     let matrix = (args.html.is_some() || args.charts.is_some() || args.output == "md")
-        .then(|| output::performance_matrix(&args.results))
+        .then(|| output::performance_matrix(&tests))
         .flatten();
     if args.html.is_some() || args.charts.is_some() {
         let (timelines, mut warnings) = output::load_timelines(&tests, &args.results);

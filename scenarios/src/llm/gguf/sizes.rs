@@ -32,8 +32,53 @@ pub fn streamed_bytes(content: &Content) -> u64 {
 /// [`streamed_bytes`] of the file the synthesizer would write for `model` at `quant`, without
 /// writing it (the device chooser's bytes per token).
 pub fn planned_streamed_bytes(model: &ModelSpec, quant: Quant) -> u64 {
-    let plan = tensor_plan(model, quant);
-    streamed(plan.iter().map(|t| (t.name.as_str(), t.bytes())))
+    static KEPT: Kept = Kept::new(Vec::new());
+    remembered(&KEPT, model, quant, || {
+        let plan = tensor_plan(model, quant);
+        streamed(plan.iter().map(|t| (t.name.as_str(), t.bytes())))
+    })
+}
+
+/// Elements of the matrices of `model`'s blocks (attention and feed-forward weights): the
+/// multiply-adds one token costs, without attention over the context (the device chooser's
+/// prompt FLOPs).
+pub fn block_matrix_elements(model: &ModelSpec) -> u64 {
+    static KEPT: Kept = Kept::new(Vec::new());
+    remembered(&KEPT, model, Quant::F32, || {
+        tensor_plan(model, Quant::F32)
+            .iter()
+            .filter(|t| t.shape.len() == 2 && t.name.starts_with("blk."))
+            .map(|t| t.elements())
+            .sum()
+    })
+}
+
+/// Answers kept for the process, by model and quantization.
+pub(crate) type Kept = std::sync::Mutex<Vec<(ModelSpec, Quant, u64)>>;
+
+/// `compute`'s answer for `model` at `quant`, computed once per process: planning a model
+/// lays out every tensor (and the metadata, its whole tokenizer), and reports and the device
+/// chooser ask about the same few models thousands of times.
+pub(crate) fn remembered(
+    kept: &Kept,
+    model: &ModelSpec,
+    quant: Quant,
+    compute: impl FnOnce() -> u64,
+) -> u64 {
+    let known = kept
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(m, q, _)| *q == quant && m == model)
+        .map(|(_, _, v)| *v);
+    if let Some(v) = known {
+        return v;
+    }
+    let v = compute();
+    kept.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((model.clone(), quant, v));
+    v
 }
 
 /// The rule of [`streamed_bytes`] over `(name, bytes)` of every tensor.

@@ -2,6 +2,7 @@
 
 use super::metadata::{metadata, ALIGNMENT};
 use super::mixture::{tensor_plan, TensorPlan};
+use super::sizes::{remembered, Kept};
 use crate::catalog::{ModelSpec, Quant};
 use crate::llm::arch;
 use crate::output::{HashingWriter, SynthReport};
@@ -44,7 +45,10 @@ fn file_bytes(md: &[(String, Value)], plans: &[TensorPlan]) -> u64 {
 
 /// Exact size of the file [`write_gguf`] writes, computed without writing.
 pub fn planned_file_bytes(model: &ModelSpec, quant: Quant) -> u64 {
-    file_bytes(&metadata(model, quant, 0), &tensor_plan(model, quant))
+    static KEPT: Kept = Kept::new(Vec::new());
+    remembered(&KEPT, model, quant, || {
+        file_bytes(&metadata(model, quant, 0), &tensor_plan(model, quant))
+    })
 }
 
 /// Write a synthetic GGUF of `model` at `quant` with weights from `seed` to `path`.
