@@ -53,6 +53,12 @@ pub struct Bandwidth {
     pub load_average: Option<f64>,
     #[serde(default)]
     pub cores: usize,
+    /// Cores' worth of CPU other processes used while it was measured (`/proc/stat` less this
+    /// process's own time), where the system tells. Unlike the load average, it does not count
+    /// the benchmark that ran just before (a run's own tests keep a small machine's 1-minute
+    /// load above any threshold, so no measurement taken during a run would ever be cached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub others_cores: Option<f64>,
 }
 
 /// Passes of each kernel in a round; the first is a warm-up and does not count.
@@ -63,6 +69,9 @@ pub const ROUNDS: usize = 2;
 pub const ROUNDS_AGREE_WITHIN: f64 = 0.05;
 /// A 1-minute load average above this many runnable tasks per core means the machine is busy.
 pub const QUIET_LOAD_PER_CORE: f64 = 0.3;
+/// Other processes using more than this many cores' worth of CPU during the measurement mean
+/// the machine is busy.
+pub const QUIET_OTHERS_CORES: f64 = 0.1;
 
 /// Whether to cache a new measurement.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,7 +88,13 @@ pub enum CacheDecision {
 /// (`cached` read GB/s). Pure: the numbers come from [`measure`] and [`load_average`].
 pub fn cache_decision(new: &Bandwidth, cached: Option<f64>) -> CacheDecision {
     let cores = new.cores.max(1);
-    if let Some(load) = new.load_average {
+    if let Some(others) = new.others_cores {
+        if others > QUIET_OTHERS_CORES {
+            return CacheDecision::Refuse(format!(
+                "the machine was busy (other processes used {others:.2} cores while it was measured)"
+            ));
+        }
+    } else if let Some(load) = new.load_average {
         if load > QUIET_LOAD_PER_CORE * cores as f64 {
             return CacheDecision::Refuse(format!(
                 "the machine was busy (load average {load:.2} on {cores} core{})",
@@ -160,6 +175,8 @@ pub fn measure(threads: usize, buffer_bytes: u64) -> Bandwidth {
     let threads = threads.max(1);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let load_before = load_average();
+    let ticks_before = cpu_ticks();
+    let started = Instant::now();
     let words = (buffer_bytes / 8) as usize;
     let mut counts = vec![threads];
     if cores != threads {
@@ -207,7 +224,53 @@ pub fn measure(threads: usize, buffer_bytes: u64) -> Bandwidth {
         // Before measuring: the probe's own threads are not load from others.
         load_average: load_before,
         cores,
+        others_cores: others_cores(ticks_before, cpu_ticks(), started.elapsed().as_secs_f64()),
     }
+}
+
+/// CPU time, in clock ticks, that every process has used (`/proc/stat`'s busy columns) and
+/// that this process has (`/proc/self/stat`'s utime + stime); Linux only.
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal: all but idle and iowait.
+    let busy = cpu
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, v)| v)
+        .sum();
+    let own = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) end with ") ".
+    let after = &own[own.rfind(')')? + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((busy, utime + stime))
+}
+
+/// Cores' worth of CPU others used between two [`cpu_ticks`] readings `seconds` apart (the
+/// kernel's clock ticks are 100 a second on every Linux this runs on).
+fn others_cores(
+    before: Option<(u64, u64)>,
+    after: Option<(u64, u64)>,
+    seconds: f64,
+) -> Option<f64> {
+    let ((busy0, own0), (busy1, own1)) = (before?, after?);
+    if seconds <= 0.0 {
+        return None;
+    }
+    let others = busy1
+        .saturating_sub(busy0)
+        .saturating_sub(own1.saturating_sub(own0));
+    Some(others as f64 / 100.0 / seconds)
 }
 
 /// Best GB/s over `passes` runs of `f`, each moving `bytes`; the first run is a warm-up.
@@ -494,6 +557,7 @@ mod tests {
             kernel: "avx2".into(),
             rounds_gbs: rounds.to_vec(),
             load_average: load,
+            others_cores: None,
             cores,
         }
     }
@@ -524,6 +588,29 @@ mod tests {
 
     /// The numbers of the report that led here: 24.2 GB/s measured while the machine was busy,
     /// 32.3 GB/s on the quiet machine.
+    /// Right after a run's tests the 1-minute load is high from the run itself; what counts is
+    /// what other processes did while the bandwidth was measured.
+    #[test]
+    fn the_cpu_others_used_decides_not_the_runs_own_load() {
+        let mut after_a_run = probe(47.0, &[47.0, 46.8], Some(2.25), 2);
+        after_a_run.others_cores = Some(0.02);
+        assert_eq!(
+            cache_decision(&after_a_run, Some(3.0)),
+            CacheDecision::Cache
+        );
+        after_a_run.others_cores = Some(0.6);
+        assert!(matches!(
+            cache_decision(&after_a_run, Some(3.0)),
+            CacheDecision::Refuse(r) if r.contains("other processes used 0.60 cores")
+        ));
+        // Linux tells, and the count is a small non-negative number.
+        if cfg!(target_os = "linux") {
+            let (a, b) = (cpu_ticks(), cpu_ticks());
+            let others = others_cores(a, b, 0.01).expect("/proc/stat and /proc/self/stat");
+            assert!(others >= 0.0, "{others}");
+        }
+    }
+
     #[test]
     fn only_quiet_measurements_are_cached_and_the_ceiling_only_rises() {
         // Busy: a load average of 1.8 on 2 cores.
