@@ -56,15 +56,41 @@ pub fn load_timelines(
 
 /// Every chart as SVG, drawn once for both the page and the charts folder.
 pub fn render_svgs(charts: &[Box<dyn Chart>]) -> anyhow::Result<Vec<ChartSvg>> {
-    charts
-        .iter()
-        .map(|c| {
-            Ok(ChartSvg {
-                title: c.title().to_string(),
-                svg: chart::render_svg(c.as_ref())?,
-            })
+    in_parallel(charts, |c| {
+        Ok(ChartSvg {
+            title: c.title().to_string(),
+            svg: chart::render_svg(c)?,
         })
-        .collect()
+    })
+}
+
+/// `f` of every chart, in order, on as many threads as there are cores (drawing is most of a
+/// large report's chart time).
+fn in_parallel<T: Send>(
+    charts: &[Box<dyn Chart>],
+    f: impl Fn(&dyn Chart) -> anyhow::Result<T> + Sync,
+) -> anyhow::Result<Vec<T>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let per_thread = charts.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = charts
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|c| f(c.as_ref()))
+                        .collect::<anyhow::Result<Vec<T>>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(charts.len());
+        for h in handles {
+            out.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?);
+        }
+        Ok(out)
+    })
 }
 
 pub fn write_charts(
@@ -76,10 +102,11 @@ pub fn write_charts(
     for (c, rendered) in charts.iter().zip(svgs) {
         let svg = dir.join(format!("{}.svg", c.name()));
         std::fs::write(&svg, &rendered.svg).with_context(|| format!("{}", svg.display()))?;
-        let png = dir.join(format!("{}.png", c.name()));
-        std::fs::write(&png, chart::render_png(c.as_ref())?)
-            .with_context(|| format!("{}", png.display()))?;
     }
+    in_parallel(charts, |c| {
+        let png = dir.join(format!("{}.png", c.name()));
+        std::fs::write(&png, chart::render_png(c)?).with_context(|| format!("{}", png.display()))
+    })?;
     Ok(())
 }
 

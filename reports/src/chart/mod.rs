@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use std::sync::Once;
 
 /// A chart: a name for its file, a title, a size for its data, and drawing on any backend.
-pub trait Chart {
+pub trait Chart: Send + Sync {
     /// File stem, unique among a report's charts (`throughput`, `timeline-3`…).
     fn name(&self) -> &str;
     /// Title drawn at the top, also used as the HTML caption.
