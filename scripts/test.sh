@@ -25,6 +25,6 @@ cargo clippy --workspace --all-targets --release --quiet -- -D warnings
 step "criterion benches compile"
 # --workspace, so features resolve as for the tests and nothing is compiled twice (with -p,
 # candle-core is rebuilt with another feature set: about 8 minutes on 2 cores).
-cargo bench --workspace --no-run --quiet --bench candle_qmatmul --bench ggml_qmatmul
+cargo bench --workspace --no-run --quiet --bench candle_qmatmul --bench ggml_qmatmul --bench ort_matmulnbits
 step "cargo test"
 cargo test --release --workspace "$@"

@@ -2,9 +2,9 @@
 //! batch 1 (decode: matrix × vector) and 512 (prompt processing). Throughput is reported in
 //! weight elements per second (rows × cols × batch multiply-adds per iteration).
 //!
-//!     cargo bench -p edgebench-benches --bench candle_qmatmul -- --save-baseline before
+//!     cargo bench --workspace --bench candle_qmatmul -- --save-baseline before
 //!     # change a kernel, then
-//!     cargo bench -p edgebench-benches --bench candle_qmatmul -- --baseline before
+//!     cargo bench --workspace --bench candle_qmatmul -- --baseline before
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Tensor};

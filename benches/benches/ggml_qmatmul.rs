@@ -9,10 +9,10 @@
 //! repacked (Q4_0 → 8×8 interleaved) path the CPU backend's extra buffer type can pick when it
 //! loads a model.
 //!
-//!     cargo bench -p edgebench-benches --bench ggml_qmatmul -- --save-baseline before
+//!     cargo bench --workspace --bench ggml_qmatmul -- --save-baseline before
 //!     # change a kernel in the llama.cpp tree, rebuild, then
-//!     cargo bench -p edgebench-benches --bench ggml_qmatmul -- --baseline before
-//!     EDGEBENCH_BENCH_QUICK=1 cargo bench -p edgebench-benches --bench ggml_qmatmul   # small shapes
+//!     cargo bench --workspace --bench ggml_qmatmul -- --baseline before
+//!     EDGEBENCH_BENCH_QUICK=1 cargo bench --workspace --bench ggml_qmatmul   # small shapes
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use edgebench_benches::{shapes, threads, values, BATCHES};

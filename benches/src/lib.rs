@@ -2,7 +2,7 @@
 //!
 //! The benches time one kernel at the shapes that dominate a Llama 3 8B forward pass, so a
 //! kernel developer can save a criterion baseline, change a kernel, and see the change per
-//! shape (`cargo bench -p edgebench-benches -- --save-baseline main`, then
+//! shape (`cargo bench --workspace -- --save-baseline main`, then
 //! `-- --baseline main`). They are not run in CI: each takes seconds to minutes.
 
 /// A weight matrix of a Llama 3 8B layer: `rows` outputs × `cols` inputs (GGUF's
