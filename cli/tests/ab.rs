@@ -148,6 +148,10 @@ fn bad_sides_are_refused_in_one_line() {
         &run(&["--b-llama-cpp", &empty]),
         "not a llama.cpp source tree",
     );
+    one_line_error(
+        &run(&["--b-whisper-cpp", &empty]),
+        "not a whisper.cpp source tree",
+    );
     one_line_error(&run(&["--b-env", "NOEQUALS"]), "is not KEY=VALUE");
     let out = edgebench(dir.path())
         .args(["ab", "--", "--results", "x.jsonl"])

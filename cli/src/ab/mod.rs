@@ -1,8 +1,9 @@
 //! `edgebench ab`: the same tests with two sides, A (baseline) and B (candidate), in one
 //! invocation, interleaved in paired blocks, until the difference is known or time is up.
 //!
-//! A side is an edgebench binary with its workers (`--b-bin`), a llama.cpp source tree the
-//! llama.cpp worker is built against (`--b-llama-cpp`, see [`llama`]), an ONNX Runtime library
+//! A side is an edgebench binary with its workers (`--b-bin`), a llama.cpp or whisper.cpp source
+//! tree the backend's worker is built against (`--b-llama-cpp`, `--b-whisper-cpp`, see
+//! [`tree`]), an ONNX Runtime library
 //! (`--b-ort`), extra environment (`--b-env`) or extra `run` options (`--b-args "-fa 1"`), in
 //! any combination; a side with none of them is the stock edgebench beside this one.
 //!
@@ -15,8 +16,8 @@
 //! or when the next block would overrun `--budget`, or at `--max-blocks`. The table and the
 //! Markdown summary are `compare`'s; exit 1 on a significant regression beyond the threshold.
 
-pub mod llama;
 pub mod paired;
+pub mod tree;
 
 use crate::profile;
 use anyhow::{bail, Context};
@@ -41,6 +42,7 @@ const HEADLINE: [&str; 4] = ["pp_tps", "tg_tps", "rtf", "encode_s"];
     edgebench ab --b-args '--flash-attn 1' -- -s llama3-8b-tiny -q q4_0 -w tg16 --target llamacpp\n  \
     edgebench ab --b-ort ~/ort-1.22/libonnxruntime.so -- -s phi3-mini-tiny -q int4 --target onnxruntime\n  \
     edgebench ab --b-llama-cpp ~/src/llama.cpp -- -s gemma-2b -q q4_0 -w pp64,tg16 --target llamacpp\n  \
+    edgebench ab --b-whisper-cpp ~/src/whisper.cpp -- --model ggml-tiny.bin -w encode,decode-t64 --target whispercpp\n  \
     edgebench ab --a-bin base/bin --b-bin head/bin -- --suite tiny --target candle")]
 pub struct AbArgs {
     #[command(flatten)]
@@ -82,7 +84,7 @@ pub struct AbArgs {
     /// edgebench-results/ab-<time>]
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// The edgebench source checkout llama.cpp sides are built from [default: the one this
+    /// The edgebench source checkout llama.cpp/whisper.cpp sides are built from [default: the one this
     /// binary was built from]
     #[arg(long)]
     pub source: Option<PathBuf>,
@@ -95,7 +97,7 @@ pub struct AbArgs {
 }
 
 macro_rules! side_args {
-    ($name:ident, $side:literal, $bin:literal, $llama:literal, $build:literal, $ort:literal, $env:literal, $args:literal, $label:literal) => {
+    ($name:ident, $side:literal, $bin:literal, $llama:literal, $whisper:literal, $build:literal, $ort:literal, $env:literal, $args:literal, $label:literal) => {
         #[derive(Args, Debug, Default, Clone)]
         pub struct $name {
             #[doc = concat!("Side ", $side, ": a folder with an edgebench binary and its workers")]
@@ -104,7 +106,10 @@ macro_rules! side_args {
             #[doc = concat!("Side ", $side, ": a llama.cpp source tree to build the llama.cpp worker against")]
             #[arg(long = $llama, id = $llama, value_name = "DIR")]
             pub llama_cpp: Option<PathBuf>,
-            #[doc = concat!("Side ", $side, ": a GGML_*/CMAKE_* option for that build (GGML_CPU_REPACK=OFF)")]
+            #[doc = concat!("Side ", $side, ": a whisper.cpp source tree to build the whisper.cpp worker against")]
+            #[arg(long = $whisper, id = $whisper, value_name = "DIR")]
+            pub whisper_cpp: Option<PathBuf>,
+            #[doc = concat!("Side ", $side, ": a GGML_*/CMAKE_* option for those builds (GGML_CPU_REPACK=OFF)")]
             #[arg(long = $build, id = $build, value_name = "KEY=VALUE")]
             pub build_env: Vec<String>,
             #[doc = concat!("Side ", $side, ": the ONNX Runtime library (ORT_DYLIB_PATH)")]
@@ -125,6 +130,7 @@ macro_rules! side_args {
                 SideArgs {
                     bin: s.bin,
                     llama_cpp: s.llama_cpp,
+                    whisper_cpp: s.whisper_cpp,
                     build_env: s.build_env,
                     ort: s.ort,
                     env: s.env,
@@ -140,6 +146,7 @@ side_args!(
     "A",
     "a-bin",
     "a-llama-cpp",
+    "a-whisper-cpp",
     "a-build-env",
     "a-ort",
     "a-env",
@@ -151,6 +158,7 @@ side_args!(
     "B",
     "b-bin",
     "b-llama-cpp",
+    "b-whisper-cpp",
     "b-build-env",
     "b-ort",
     "b-env",
@@ -163,6 +171,7 @@ side_args!(
 pub struct SideArgs {
     pub bin: Option<PathBuf>,
     pub llama_cpp: Option<PathBuf>,
+    pub whisper_cpp: Option<PathBuf>,
     pub build_env: Vec<String>,
     pub ort: Option<PathBuf>,
     pub env: Vec<String>,
@@ -188,7 +197,7 @@ fn key_value(text: &str, what: &str) -> anyhow::Result<(String, String)> {
     }
 }
 
-/// Resolve a side: check its files, build its llama.cpp worker if it names a tree.
+/// Resolve a side: check its files, build its llama.cpp/whisper.cpp worker if it names a tree.
 fn resolve(letter: char, s: SideArgs, source: &Path, dry_run: bool) -> anyhow::Result<Side> {
     let flag = |name: &str| format!("--{}-{name}", letter.to_ascii_lowercase());
     let mut env = Vec::new();
@@ -222,14 +231,23 @@ fn resolve(letter: char, s: SideArgs, source: &Path, dry_run: bool) -> anyhow::R
         .iter()
         .map(|t| key_value(t, &flag("build-env")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    if let Some(tree) = &s.llama_cpp {
-        let spec = llama::LlamaTree {
-            tree: tree.clone(),
+    let trees = [
+        (&tree::LLAMA_CPP, &s.llama_cpp),
+        (&tree::WHISPER_CPP, &s.whisper_cpp),
+    ];
+    // The whisper.cpp worker is built after the llama.cpp one, beside links to it.
+    let mut side_workers = workers.clone();
+    for (backend, dir) in trees {
+        let Some(dir) = dir else { continue };
+        let spec = tree::SourceTree {
+            backend,
+            tree: dir.clone(),
             build_env: build_env.clone(),
         };
         parts.push(format!(
-            "llama.cpp {}{}",
-            tree.display(),
+            "{} {}{}",
+            backend.name,
+            dir.display(),
             build_env
                 .iter()
                 .map(|(k, v)| format!(" {k}={v}"))
@@ -240,12 +258,21 @@ fn resolve(letter: char, s: SideArgs, source: &Path, dry_run: bool) -> anyhow::R
                 .parent()
                 .map(|p| p.join("ab"))
                 .unwrap_or_else(|| PathBuf::from("target/ab"));
-            let bin = llama::build_worker(&spec, source, &workers, &cache)?;
+            side_workers = tree::build_worker(&spec, source, &side_workers, &cache)?;
             env.retain(|(k, _)| k != "EDGEBENCH_WORKER_DIR");
-            env.push(("EDGEBENCH_WORKER_DIR".into(), bin.display().to_string()));
+            env.push((
+                "EDGEBENCH_WORKER_DIR".into(),
+                side_workers.display().to_string(),
+            ));
         }
-    } else if !build_env.is_empty() {
-        bail!("{} needs {}", flag("build-env"), flag("llama-cpp"));
+    }
+    if !build_env.is_empty() && s.llama_cpp.is_none() && s.whisper_cpp.is_none() {
+        bail!(
+            "{} needs {} or {}",
+            flag("build-env"),
+            flag("llama-cpp"),
+            flag("whisper-cpp")
+        );
     }
     if let Some(lib) = &s.ort {
         if !lib.is_file() {

@@ -1,20 +1,26 @@
-//! A side that is a llama.cpp source tree: the llama.cpp worker built against that tree.
+//! A side that is a llama.cpp or whisper.cpp source tree: that backend's worker built against
+//! the tree.
 //!
-//! llama-cpp-sys-2 always compiles the `llama.cpp/` folder inside its own crate directory, with
-//! its own build script (cmake flags, the workspace's `CFLAGS`/`CXXFLAGS`, bindgen). To build
-//! against another tree without changing any of that, the crate is copied into the cache with
-//! `llama.cpp/` replaced by a link to the tree, and a copy of the edgebench workspace names that
-//! copy in `[patch.crates-io]`. Everything else is the stock build: the same build script, the
-//! same flags, the same worker code, the same cargo profile; only the C/C++ sources differ (plus
-//! any `GGML_*` cmake options the side asks for, which the build script forwards to cmake).
-//! That is why a figure from such a side compares fairly with the stock worker's.
+//! llama-cpp-sys-2 and whisper-rs-sys always compile the folder vendored inside their own crate
+//! directory (`llama.cpp/`, `whisper.cpp/`), with their own build script (cmake flags, the
+//! workspace's `CFLAGS`/`CXXFLAGS`, bindgen). To build against another tree without changing any
+//! of that, the crate is copied into the cache with that folder replaced by a link to the tree,
+//! and a copy of the edgebench workspace names the copy in `[patch.crates-io]`. Everything else
+//! is the stock build: the same build script, the same flags, the same worker code, the same
+//! cargo profile; only the C/C++ sources differ (plus any `GGML_*`/`CMAKE_*` options the side
+//! asks for, which both build scripts forward to cmake). That is why a figure from such a side
+//! compares fairly with the stock worker's.
 //!
 //! Layout under `~/.cache/edgebench/ab/`: `workspace/` (the edgebench sources, refreshed from
 //! `--source`), `target/` (one cargo target dir for every side, seeded once from the source's
-//! `target/release` so registry crates are not rebuilt), and `llama-<key>/` per side
-//! (`sys/` the crate copy, `bin/` the built worker beside links to the other workers,
-//! `build.log`). Cargo decides what is stale: a second `ab` with the same tree rebuilds nothing,
-//! an edited kernel rebuilds ggml.
+//! `target/release` so registry crates are not rebuilt), and `<tree>-<key>/` per side (`sys/`
+//! the crate copy, `bin/` the built worker beside links to the other workers, `build.log`).
+//! llama-cpp-sys-2 tells cargo every source file it compiles, so cargo decides what is stale: a
+//! second `ab` with the same tree rebuilds nothing, an edited kernel rebuilds ggml.
+//! whisper-rs-sys names only its `wrapper.h` and copies the sources into its build folder once,
+//! so an edit would go unseen: for a whisper.cpp tree the key also holds the tree's content
+//! (every source file's path, size and modification time), and an edited tree is a new side,
+//! built afresh.
 
 use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
@@ -22,44 +28,93 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const SYS_CRATE: &str = "llama-cpp-sys-2";
-const WORKER: &str = "edgebench-worker-llamacpp";
+/// A C/C++ backend whose -sys crate builds a vendored source tree.
+#[derive(Debug, PartialEq)]
+pub struct Backend {
+    /// As users name it (`llama.cpp`).
+    pub name: &'static str,
+    /// The -sys crate that vendors the tree, and the folder it vendors it in.
+    sys_crate: &'static str,
+    vendored: &'static str,
+    /// The worker's package and executable.
+    package: &'static str,
+    worker: &'static str,
+    /// Files every tree of this backend has.
+    marks: &'static [&'static str],
+    /// Whether the key must hold the tree's content (the build script does not track it).
+    content_key: bool,
+}
 
-/// What to build: a llama.cpp tree and extra `GGML_*`/`CMAKE_*` options for its cmake.
+pub const LLAMA_CPP: Backend = Backend {
+    name: "llama.cpp",
+    sys_crate: "llama-cpp-sys-2",
+    vendored: "llama.cpp",
+    package: "edgebench-llamacpp",
+    worker: "edgebench-worker-llamacpp",
+    marks: &["CMakeLists.txt", "include/llama.h", "ggml/include/ggml.h"],
+    content_key: false,
+};
+
+pub const WHISPER_CPP: Backend = Backend {
+    name: "whisper.cpp",
+    sys_crate: "whisper-rs-sys",
+    vendored: "whisper.cpp",
+    package: "edgebench-whispercpp",
+    worker: "edgebench-worker-whispercpp",
+    marks: &["CMakeLists.txt", "include/whisper.h", "ggml/include/ggml.h"],
+    content_key: true,
+};
+
+/// What to build: a source tree of `backend` and extra `GGML_*`/`CMAKE_*` options for its cmake.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LlamaTree {
+pub struct SourceTree {
+    pub backend: &'static Backend,
     pub tree: PathBuf,
     pub build_env: Vec<(String, String)>,
 }
 
-/// Build (or bring up to date) the llama.cpp worker for `spec`; returns a folder holding it and
+/// Build (or bring up to date) the backend's worker for `spec`; returns a folder holding it and
 /// links to every other worker of `stock_workers`, for `EDGEBENCH_WORKER_DIR`.
 pub fn build_worker(
-    spec: &LlamaTree,
+    spec: &SourceTree,
     source: &Path,
     stock_workers: &Path,
     cache: &Path,
 ) -> anyhow::Result<PathBuf> {
+    let backend = spec.backend;
     let tree = fs::canonicalize(&spec.tree)
-        .with_context(|| format!("llama.cpp tree {}", spec.tree.display()))?;
-    for needed in ["CMakeLists.txt", "include/llama.h", "ggml/include/ggml.h"] {
+        .with_context(|| format!("{} tree {}", backend.name, spec.tree.display()))?;
+    for needed in backend.marks {
         if !tree.join(needed).is_file() {
             bail!(
-                "{}: not a llama.cpp source tree (no {needed})",
-                tree.display()
+                "{}: not a {} source tree (no {needed})",
+                tree.display(),
+                backend.name
             );
         }
     }
     for (k, _) in &spec.build_env {
-        if !(k.starts_with("GGML_") || k.starts_with("CMAKE_") || k.starts_with("LLAMA_")) {
-            bail!("build option {k}: only GGML_*, CMAKE_* and LLAMA_* options reach llama.cpp's cmake");
+        if !["GGML_", "CMAKE_", "LLAMA_", "WHISPER_"]
+            .iter()
+            .any(|p| k.starts_with(p))
+        {
+            bail!("build option {k}: only GGML_*, CMAKE_*, LLAMA_* and WHISPER_* options reach the cmake build");
         }
     }
-    let registry_crate = registry_crate(source)?;
-    let side_dir = cache.join(format!("llama-{}", key(&tree, &spec.build_env)));
+    let registry_crate = registry_crate(source, backend)?;
+    let content = if backend.content_key {
+        content_fingerprint(&tree)?
+    } else {
+        String::new()
+    };
+    let side_dir = cache.join(format!(
+        "{}-{}",
+        backend.vendored.replace('.', "-"),
+        key(&tree, &spec.build_env, &content)
+    ));
     let sys = side_dir.join("sys");
-    copy_crate_without_tree(&registry_crate, &sys)?;
-    let link = sys.join("llama.cpp");
+    copy_crate_without_tree(&registry_crate, &sys, backend.vendored)?;
+    let link = sys.join(backend.vendored);
     if fs::read_link(&link).ok().as_deref() != Some(tree.as_path()) {
         let _ = fs::remove_file(&link);
         std::os::unix::fs::symlink(&tree, &link)
@@ -67,14 +122,15 @@ pub fn build_worker(
     }
     let workspace = cache.join("workspace");
     sync_workspace(source, &workspace)?;
-    patch_manifest(source, &workspace, &sys)?;
+    patch_manifest(source, &workspace, &sys, backend)?;
     let target_dir = cache.join("target");
     seed_target(source, &target_dir)?;
 
     let log_path = side_dir.join("build.log");
     let log = fs::File::create(&log_path).with_context(|| log_path.display().to_string())?;
     eprintln!(
-        "ab: building the llama.cpp worker against {}{} (log: {})",
+        "ab: building the {} worker against {}{} (log: {})",
+        backend.name,
         tree.display(),
         if spec.build_env.is_empty() {
             String::new()
@@ -95,9 +151,9 @@ pub fn build_worker(
             "build",
             "--release",
             "-p",
-            "edgebench-llamacpp",
+            backend.package,
             "--bin",
-            WORKER,
+            backend.worker,
         ])
         .current_dir(&workspace)
         .env("CARGO_TARGET_DIR", &target_dir)
@@ -106,10 +162,11 @@ pub fn build_worker(
         .stderr(log)
         .stdin(Stdio::null())
         .status()
-        .context("cargo (the llama.cpp side is built from source)")?;
+        .with_context(|| format!("cargo (the {} side is built from source)", backend.name))?;
     if !status.success() {
         bail!(
-            "building the llama.cpp worker against {} failed ({status}); the last lines of {}:\n{}",
+            "building the {} worker against {} failed ({status}); the last lines of {}:\n{}",
+            backend.name,
             tree.display(),
             log_path.display(),
             tail(&log_path, 15)
@@ -117,20 +174,23 @@ pub fn build_worker(
     }
     let bin = side_dir.join("bin");
     fs::create_dir_all(&bin)?;
-    let built = target_dir.join("release").join(WORKER);
-    let dest = bin.join(WORKER);
+    let built = target_dir.join("release").join(backend.worker);
+    let dest = bin.join(backend.worker);
     let _ = fs::remove_file(&dest);
     fs::copy(&built, &dest).with_context(|| format!("copy {}", built.display()))?;
-    link_other_workers(stock_workers, &bin)?;
+    link_other_workers(stock_workers, &bin, backend.worker)?;
     Ok(bin)
 }
 
-/// Short stable name of a tree plus its build options.
-fn key(tree: &Path, env: &[(String, String)]) -> String {
+/// Short stable name of a tree plus its build options (and its content, when given).
+fn key(tree: &Path, env: &[(String, String)], content: &str) -> String {
     let mut h = Sha256::new();
     h.update(tree.as_os_str().as_encoded_bytes());
     for (k, v) in env {
         h.update(format!("\0{k}={v}"));
+    }
+    if !content.is_empty() {
+        h.update(format!("\0content={content}"));
     }
     let name = tree
         .file_name()
@@ -139,41 +199,85 @@ fn key(tree: &Path, env: &[(String, String)]) -> String {
     format!("{name}-{}", &hex::encode(h.finalize())[..10])
 }
 
-/// The llama-cpp-sys-2 crate the source's Cargo.lock names, in cargo's registry cache.
-fn registry_crate(source: &Path) -> anyhow::Result<PathBuf> {
-    let lock_path = source.join("Cargo.lock");
-    let lock = fs::read_to_string(&lock_path).with_context(|| lock_path.display().to_string())?;
-    let version = lock
-        .split("[[package]]")
-        .find(|p| p.contains(&format!("name = \"{SYS_CRATE}\"")))
-        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
-        .map(|v| v.trim_end_matches('"').to_string())
-        .with_context(|| format!("{}: no {SYS_CRATE} package", lock_path.display()))?;
+/// Path, size and modification time of every file cmake could compile or include (under `src/`,
+/// `include/`, `ggml/` and the top `CMakeLists.txt`), hashed: what changes when the tree is edited.
+fn content_fingerprint(tree: &Path) -> anyhow::Result<String> {
+    fn walk(dir: &Path, root: &Path, h: &mut Sha256) -> anyhow::Result<()> {
+        let mut entries: Vec<_> = fs::read_dir(dir)
+            .with_context(|| dir.display().to_string())?
+            .flatten()
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let meta = e.metadata()?;
+            let path = e.path();
+            if meta.is_dir() {
+                walk(&path, root, h)?;
+            } else {
+                let modified = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                h.update(format!("{}\0{}\0{modified}\n", rel.display(), meta.len()));
+            }
+        }
+        Ok(())
+    }
+    let mut h = Sha256::new();
+    for part in ["CMakeLists.txt", "src", "include", "ggml"] {
+        let path = tree.join(part);
+        if path.is_dir() {
+            walk(&path, tree, &mut h)?;
+        } else if let Ok(meta) = fs::metadata(&path) {
+            h.update(format!("{part}\0{}\n", meta.len()));
+            h.update(fs::read(&path)?);
+        }
+    }
+    Ok(hex::encode(h.finalize())[..16].to_string())
+}
+
+/// The backend's -sys crate the source's Cargo.lock names, in cargo's registry cache.
+fn registry_crate(source: &Path, backend: &Backend) -> anyhow::Result<PathBuf> {
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
         .context("neither CARGO_HOME nor HOME is set")?;
+    registry_crate_in(source, backend, &home)
+}
+
+fn registry_crate_in(source: &Path, backend: &Backend, home: &Path) -> anyhow::Result<PathBuf> {
+    let sys_crate = backend.sys_crate;
+    let lock_path = source.join("Cargo.lock");
+    let lock = fs::read_to_string(&lock_path).with_context(|| lock_path.display().to_string())?;
+    let version = lock
+        .split("[[package]]")
+        .find(|p| p.contains(&format!("name = \"{sys_crate}\"\n")))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
+        .map(|v| v.trim_end_matches('"').to_string())
+        .with_context(|| format!("{}: no {sys_crate} package", lock_path.display()))?;
     let src = home.join("registry/src");
     let dirs = fs::read_dir(&src).with_context(|| src.display().to_string())?;
     for d in dirs.flatten() {
-        let candidate = d.path().join(format!("{SYS_CRATE}-{version}"));
+        let candidate = d.path().join(format!("{sys_crate}-{version}"));
         if candidate.join("build.rs").is_file() {
             return Ok(candidate);
         }
     }
     bail!(
-        "{SYS_CRATE} {version} is not in {} (run a normal `cargo build` of edgebench first)",
+        "{sys_crate} {version} is not in {} (run a normal `cargo build` of edgebench first)",
         src.display()
     )
 }
 
-/// Copy the crate's own files (not its vendored llama.cpp) to `dest`, leaving unchanged files
-/// alone so cargo sees nothing new.
-fn copy_crate_without_tree(from: &Path, dest: &Path) -> anyhow::Result<()> {
+/// Copy the crate's own files (not its vendored tree) to `dest`, leaving unchanged files alone
+/// so cargo sees nothing new.
+fn copy_crate_without_tree(from: &Path, dest: &Path, vendored: &str) -> anyhow::Result<()> {
     fs::create_dir_all(dest)?;
     for entry in fs::read_dir(from)? {
         let entry = entry?;
-        if entry.file_name() == "llama.cpp" {
+        if entry.file_name() == vendored {
             continue;
         }
         copy_tree(&entry.path(), &dest.join(entry.file_name()))?;
@@ -242,17 +346,25 @@ fn sync_workspace(source: &Path, dest: &Path) -> anyhow::Result<()> {
 }
 
 /// The source's Cargo.toml plus `[patch.crates-io]` naming the crate copy.
-fn patch_manifest(source: &Path, workspace: &Path, sys: &Path) -> anyhow::Result<()> {
+fn patch_manifest(
+    source: &Path,
+    workspace: &Path,
+    sys: &Path,
+    backend: &Backend,
+) -> anyhow::Result<()> {
     let manifest = fs::read_to_string(source.join("Cargo.toml"))?;
     if manifest.contains("[patch.crates-io]") {
         bail!(
-            "{}: already has [patch.crates-io]; the llama.cpp side adds its own",
-            source.join("Cargo.toml").display()
+            "{}: already has [patch.crates-io]; the {} side adds its own",
+            source.join("Cargo.toml").display(),
+            backend.name
         );
     }
     let patched = format!(
-        "{manifest}\n# Added by `edgebench ab`: the llama.cpp side's tree.\n[patch.crates-io]\n\
-         {SYS_CRATE} = {{ path = \"{}\" }}\n",
+        "{manifest}\n# Added by `edgebench ab`: the {} side's tree.\n[patch.crates-io]\n\
+         {} = {{ path = \"{}\" }}\n",
+        backend.name,
+        backend.sys_crate,
         sys.display()
     );
     let path = workspace.join("Cargo.toml");
@@ -293,13 +405,13 @@ fn seed_target(source: &Path, target_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Links in `bin` to every worker of `stock` except the llama.cpp one.
-fn link_other_workers(stock: &Path, bin: &Path) -> anyhow::Result<()> {
+/// Links in `bin` to every worker of `stock` except `built`.
+fn link_other_workers(stock: &Path, bin: &Path, built: &str) -> anyhow::Result<()> {
     for entry in fs::read_dir(stock).with_context(|| stock.display().to_string())? {
         let entry = entry?;
         let name = entry.file_name();
         let n = name.to_string_lossy();
-        if n.starts_with("edgebench-worker-") && n != WORKER && entry.path().is_file() {
+        if n.starts_with("edgebench-worker-") && n != built && entry.path().is_file() {
             let link = bin.join(&name);
             let _ = fs::remove_file(&link);
             std::os::unix::fs::symlink(entry.path(), &link)?;
@@ -319,25 +431,67 @@ mod tests {
     use super::*;
 
     #[test]
-    fn key_depends_on_tree_and_options() {
-        let a = key(Path::new("/x/llama.cpp"), &[]);
+    fn key_depends_on_tree_options_and_content() {
+        let a = key(Path::new("/x/llama.cpp"), &[], "");
         let b = key(
             Path::new("/x/llama.cpp"),
             &[("GGML_CPU_REPACK".into(), "OFF".into())],
+            "",
         );
         assert_ne!(a, b);
         assert!(a.starts_with("llama.cpp-"));
-        assert_eq!(a, key(Path::new("/x/llama.cpp"), &[]));
+        assert_eq!(a, key(Path::new("/x/llama.cpp"), &[], ""));
+        assert_ne!(a, key(Path::new("/x/llama.cpp"), &[], "0123"));
     }
 
     #[test]
-    fn a_folder_that_is_not_llama_cpp_is_refused() {
+    fn folders_that_are_not_the_backends_tree_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let spec = LlamaTree {
-            tree: dir.path().to_path_buf(),
-            build_env: vec![],
-        };
-        let e = build_worker(&spec, dir.path(), dir.path(), dir.path()).unwrap_err();
-        assert!(e.to_string().contains("not a llama.cpp source tree"), "{e}");
+        for backend in [&LLAMA_CPP, &WHISPER_CPP] {
+            let spec = SourceTree {
+                backend,
+                tree: dir.path().to_path_buf(),
+                build_env: vec![],
+            };
+            let e = build_worker(&spec, dir.path(), dir.path(), dir.path()).unwrap_err();
+            let want = format!("not a {} source tree (no CMakeLists.txt)", backend.name);
+            assert!(e.to_string().contains(&want), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_edit_in_a_whisper_cpp_tree_changes_its_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let kernel = dir.path().join("ggml/src/ggml-cpu/ops.cpp");
+        fs::create_dir_all(kernel.parent().unwrap()).unwrap();
+        fs::write(dir.path().join("CMakeLists.txt"), "project(whisper)").unwrap();
+        fs::write(&kernel, "int f() { return 1; }").unwrap();
+        let before = content_fingerprint(dir.path()).unwrap();
+        assert_eq!(before, content_fingerprint(dir.path()).unwrap());
+        fs::write(&kernel, "int f() { return 2; } // faster").unwrap();
+        assert_ne!(before, content_fingerprint(dir.path()).unwrap());
+        // Files outside what cmake reads (docs, models) do not count.
+        let after = content_fingerprint(dir.path()).unwrap();
+        fs::write(dir.path().join("README.md"), "notes").unwrap();
+        assert_eq!(after, content_fingerprint(dir.path()).unwrap());
+    }
+
+    #[test]
+    fn the_backends_crate_is_found_by_its_exact_name_in_cargo_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("Cargo.lock"),
+            "[[package]]\nname = \"whisper-rs\"\nversion = \"0.16.0\"\n\n\
+             [[package]]\nname = \"whisper-rs-sys\"\nversion = \"0.15.0\"\n",
+        )
+        .unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let registry = home.path().join("registry/src/index/whisper-rs-sys-0.15.0");
+        fs::create_dir_all(&registry).unwrap();
+        fs::write(registry.join("build.rs"), "fn main() {}").unwrap();
+        let found = registry_crate_in(dir.path(), &WHISPER_CPP, home.path()).unwrap();
+        assert_eq!(found, registry);
+        let e = registry_crate_in(dir.path(), &LLAMA_CPP, home.path()).unwrap_err();
+        assert!(e.to_string().contains("no llama-cpp-sys-2 package"), "{e}");
     }
 }
