@@ -36,8 +36,7 @@ pub struct Backend {
     /// The -sys crate that vendors the tree, and the folder it vendors it in.
     sys_crate: &'static str,
     vendored: &'static str,
-    /// The worker's package and executable.
-    package: &'static str,
+    /// The worker's executable.
     worker: &'static str,
     /// Files every tree of this backend has.
     marks: &'static [&'static str],
@@ -49,7 +48,6 @@ pub const LLAMA_CPP: Backend = Backend {
     name: "llama.cpp",
     sys_crate: "llama-cpp-sys-2",
     vendored: "llama.cpp",
-    package: "edgebench-llamacpp",
     worker: "edgebench-worker-llamacpp",
     marks: &["CMakeLists.txt", "include/llama.h", "ggml/include/ggml.h"],
     content_key: false,
@@ -59,7 +57,6 @@ pub const WHISPER_CPP: Backend = Backend {
     name: "whisper.cpp",
     sys_crate: "whisper-rs-sys",
     vendored: "whisper.cpp",
-    package: "edgebench-whispercpp",
     worker: "edgebench-worker-whispercpp",
     marks: &["CMakeLists.txt", "include/whisper.h", "ggml/include/ggml.h"],
     content_key: true,
@@ -148,10 +145,12 @@ pub fn build_worker(
     );
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args([
+            // `--workspace`, not `-p`: features resolve as in the stock build, so the seeded
+            // artifacts stay fresh and only the -sys crate and what depends on it rebuild (with
+            // `-p`, candle and the other registry crates compile again: many minutes).
             "build",
             "--release",
-            "-p",
-            backend.package,
+            "--workspace",
             "--bin",
             backend.worker,
         ])
