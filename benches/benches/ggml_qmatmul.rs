@@ -19,18 +19,21 @@ use edgebench_benches::{shapes, threads, values, BATCHES};
 use llama_cpp_sys_2 as sys;
 use std::time::Duration;
 
-/// One `W × X` product in its own ggml context.
+/// One `W × X` product in its own ggml context, with a work buffer of its own that every run
+/// reuses (`ggml_graph_compute_with_ctx` would allocate a new one inside the context on every
+/// call, until the context ran out: it did after ~30 runs at batch 512).
 struct MatMul {
     ctx: *mut sys::ggml_context,
     graph: *mut sys::ggml_cgraph,
+    work: Vec<u8>,
 }
 
 impl MatMul {
     fn new(dtype: sys::ggml_type, rows: usize, cols: usize, batch: usize) -> Self {
         let weights = values(rows * cols, 1);
         let input = values(cols * batch, 2);
-        // Weights (at most f32 size), input, output, graph and the work buffer (input as Q8).
-        let mem = rows * cols * 4 + cols * batch * 8 + rows * batch * 4 + (64 << 20);
+        // Weights (at most f32 size), input, output and the graph; the work buffer is apart.
+        let mem = rows * cols * 4 + cols * batch * 4 + rows * batch * 4 + (16 << 20);
         // SAFETY: plain ggml C API; every pointer comes from this context, which outlives them.
         unsafe {
             sys::ggml_cpu_init();
@@ -55,15 +58,26 @@ impl MatMul {
             let y = sys::ggml_mul_mat(ctx, w, x);
             let graph = sys::ggml_new_graph(ctx);
             sys::ggml_build_forward_expand(graph, y);
-            MatMul { ctx, graph }
+            MatMul {
+                ctx,
+                graph,
+                work: Vec::new(),
+            }
         }
     }
 
-    fn run(&self, threads: usize) {
-        // SAFETY: the graph and context are alive; ggml computes in place.
-        let status =
-            unsafe { sys::ggml_graph_compute_with_ctx(self.ctx, self.graph, threads as i32) };
-        assert_eq!(status, 0, "ggml_graph_compute_with_ctx");
+    fn run(&mut self, threads: usize) {
+        // SAFETY: the graph and context are alive; the plan's work buffer is `self.work`, sized
+        // to what the plan asks and alive for the call; ggml computes in place.
+        let status = unsafe {
+            let mut plan = sys::ggml_graph_plan(self.graph, threads as i32, std::ptr::null_mut());
+            if self.work.len() < plan.work_size {
+                self.work.resize(plan.work_size, 0);
+            }
+            plan.work_data = self.work.as_mut_ptr();
+            sys::ggml_graph_compute(self.graph, &mut plan)
+        };
+        assert_eq!(status, 0, "ggml_graph_compute");
     }
 }
 
@@ -86,7 +100,7 @@ fn qmatmul(c: &mut Criterion) {
         group.warm_up_time(Duration::from_secs(1));
         for shape in shapes() {
             for batch in BATCHES {
-                let mm = MatMul::new(dtype, shape.rows, shape.cols, batch);
+                let mut mm = MatMul::new(dtype, shape.rows, shape.cols, batch);
                 group.throughput(Throughput::Elements(
                     (shape.rows * shape.cols * batch) as u64,
                 ));
