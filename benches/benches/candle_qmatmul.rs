@@ -8,17 +8,14 @@
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Tensor};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use edgebench_benches::{values, BATCHES, LLAMA3_8B_SHAPES};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use edgebench_benches::{bench_product, group, values, BATCHES, LLAMA3_8B_SHAPES};
 use std::hint::black_box;
-use std::time::Duration;
 
 fn qmatmul(c: &mut Criterion) {
     let device = Device::Cpu;
     for (dtype, name) in [(GgmlDType::Q4K, "q4_k"), (GgmlDType::Q8_0, "q8_0")] {
-        let mut group = c.benchmark_group(format!("candle/qmatmul/{name}"));
-        group.sample_size(10);
-        group.warm_up_time(Duration::from_secs(1));
+        let mut group = group(c, format!("candle/qmatmul/{name}"));
         for shape in LLAMA3_8B_SHAPES {
             let w = Tensor::from_vec(
                 values(shape.rows * shape.cols, 1),
@@ -33,15 +30,14 @@ fn qmatmul(c: &mut Criterion) {
                 let x =
                     Tensor::from_vec(values(batch * shape.cols, 2), (batch, shape.cols), &device)
                         .expect("input");
-                group.throughput(Throughput::Elements(
-                    (shape.rows * shape.cols * batch) as u64,
-                ));
-                // Big products take seconds an iteration: fewer, longer samples.
-                group.measurement_time(Duration::from_secs(if batch > 1 { 20 } else { 5 }));
-                group.bench_with_input(
+                bench_product(
+                    &mut group,
+                    &shape,
+                    batch,
                     BenchmarkId::new(shape.name, format!("batch{batch}")),
-                    &x,
-                    |b, x| b.iter(|| black_box(qw.forward(x).expect("forward"))),
+                    || {
+                        black_box(qw.forward(&x).expect("forward"));
+                    },
                 );
             }
         }

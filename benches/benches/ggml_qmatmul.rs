@@ -14,10 +14,9 @@
 //!     cargo bench --workspace --bench ggml_qmatmul -- --baseline before
 //!     EDGEBENCH_BENCH_QUICK=1 cargo bench --workspace --bench ggml_qmatmul   # small shapes
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use edgebench_benches::{shapes, threads, values, BATCHES};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use edgebench_benches::{bench_product, group, shapes, threads, values, BATCHES};
 use llama_cpp_sys_2 as sys;
-use std::time::Duration;
 
 /// One `W × X` product in its own ggml context, with a work buffer of its own that every run
 /// reuses (`ggml_graph_compute_with_ctx` would allocate a new one inside the context on every
@@ -95,21 +94,12 @@ fn qmatmul(c: &mut Criterion) {
         (sys::GGML_TYPE_Q4_K, "q4_k"),
         (sys::GGML_TYPE_Q8_0, "q8_0"),
     ] {
-        let mut group = c.benchmark_group(format!("ggml/mul_mat/{name}"));
-        group.sample_size(10);
-        group.warm_up_time(Duration::from_secs(1));
+        let mut group = group(c, format!("ggml/mul_mat/{name}"));
         for shape in shapes() {
             for batch in BATCHES {
                 let mut mm = MatMul::new(dtype, shape.rows, shape.cols, batch);
-                group.throughput(Throughput::Elements(
-                    (shape.rows * shape.cols * batch) as u64,
-                ));
-                group.measurement_time(Duration::from_secs(if batch > 1 { 20 } else { 5 }));
-                group.bench_with_input(
-                    BenchmarkId::new(format!("{} t{threads}", shape.name), batch),
-                    &batch,
-                    |b, _| b.iter(|| mm.run(threads)),
-                );
+                let id = BenchmarkId::new(format!("{} t{threads}", shape.name), batch);
+                bench_product(&mut group, &shape, batch, id, || mm.run(threads));
             }
         }
         group.finish();

@@ -14,8 +14,8 @@
 //!       cargo bench --workspace --bench ort_matmulnbits -- --baseline stock
 //!     EDGEBENCH_BENCH_QUICK=1 cargo bench --workspace --bench ort_matmulnbits   # small shapes
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use edgebench_benches::{shapes, threads, values, BATCHES};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use edgebench_benches::{bench_product, group, shapes, threads, values, BATCHES};
 use edgebench_onnxruntime::runtime::runtime;
 use edgebench_scenarios::onnx::data::quantize_block;
 use edgebench_scenarios::onnx::graph::{ACCURACY_LEVEL, NBITS_BLOCK};
@@ -25,7 +25,6 @@ use edgebench_scenarios::onnx::proto::{
 use ort::session::Session;
 use ort::value::TensorRef;
 use prost::Message;
-use std::time::Duration;
 
 /// A `rows × cols` weight quantized block by block: MatMulNBits' `B` and `scales`.
 struct Quantized {
@@ -213,9 +212,7 @@ fn check(session: &mut Session, q: &Quantized) {
 fn matmulnbits(c: &mut Criterion) {
     let threads = threads();
     for bits in [4, 8] {
-        let mut group = c.benchmark_group(format!("ort/MatMulNBits/int{bits}"));
-        group.sample_size(10);
-        group.warm_up_time(Duration::from_secs(1));
+        let mut group = group(c, format!("ort/MatMulNBits/int{bits}"));
         for shape in shapes() {
             let quantized = Quantized::new(shape.rows, shape.cols, bits);
             let mut session = session(&model(&quantized), threads);
@@ -223,22 +220,13 @@ fn matmulnbits(c: &mut Criterion) {
             drop(quantized);
             for batch in BATCHES {
                 let input = values(shape.cols * batch, 2);
-                group.throughput(Throughput::Elements(
-                    (shape.rows * shape.cols * batch) as u64,
-                ));
-                group.measurement_time(Duration::from_secs(if batch > 1 { 20 } else { 5 }));
-                group.bench_with_input(
-                    BenchmarkId::new(format!("{} t{threads}", shape.name), batch),
-                    &batch,
-                    |b, _| {
-                        b.iter(|| {
-                            let a = TensorRef::from_array_view(([batch, shape.cols], &input[..]))
-                                .expect("input tensor");
-                            let out = session.run(ort::inputs!["A" => a]).expect("MatMulNBits");
-                            assert_eq!(out["Y"].shape()[1], shape.rows as i64);
-                        })
-                    },
-                );
+                let id = BenchmarkId::new(format!("{} t{threads}", shape.name), batch);
+                bench_product(&mut group, &shape, batch, id, || {
+                    let a = TensorRef::from_array_view(([batch, shape.cols], &input[..]))
+                        .expect("input tensor");
+                    let out = session.run(ort::inputs!["A" => a]).expect("MatMulNBits");
+                    assert_eq!(out["Y"].shape()[1], shape.rows as i64);
+                });
             }
         }
         group.finish();

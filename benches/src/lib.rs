@@ -5,6 +5,35 @@
 //! shape (`cargo bench --workspace -- --save-baseline main`, then
 //! `-- --baseline main`). They are not run in CI: each takes seconds to minutes.
 
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
+use std::time::Duration;
+
+/// A bench group with the settings every kernel bench shares: 10 samples, 1 s of warm-up.
+pub fn group<'a>(c: &'a mut Criterion, name: String) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group
+}
+
+/// Time `run` as one product of `shape` at `batch`, named `id`: throughput in weight elements ×
+/// batch, and 20 s of measurement for a prompt-sized batch (an iteration takes up to a second)
+/// against 5 s for a decode step.
+pub fn bench_product(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    shape: &LayerShape,
+    batch: usize,
+    id: BenchmarkId,
+    mut run: impl FnMut(),
+) {
+    group.throughput(Throughput::Elements(
+        (shape.rows * shape.cols * batch) as u64,
+    ));
+    group.measurement_time(Duration::from_secs(if batch > 1 { 20 } else { 5 }));
+    group.bench_function(id, |b| b.iter(&mut run));
+}
+
 /// A weight matrix of a Llama 3 8B layer: `rows` outputs × `cols` inputs (GGUF's
 /// `[out, in]` layout, what candle's `QMatMul` takes).
 #[derive(Debug, Clone, Copy)]
