@@ -64,33 +64,14 @@ pub fn render_svgs(charts: &[Box<dyn Chart>]) -> anyhow::Result<Vec<ChartSvg>> {
     })
 }
 
-/// `f` of every chart, in order, on as many threads as there are cores (drawing is most of a
-/// large report's chart time).
+/// `f` of every chart, in order, on every core (drawing is most of a large report's chart
+/// time); a failure stops it and is the answer.
 fn in_parallel<T: Send>(
     charts: &[Box<dyn Chart>],
     f: impl Fn(&dyn Chart) -> anyhow::Result<T> + Sync,
 ) -> anyhow::Result<Vec<T>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let per_thread = charts.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let f = &f;
-        let handles: Vec<_> = charts
-            .chunks(per_thread)
-            .map(|chunk| {
-                scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|c| f(c.as_ref()))
-                        .collect::<anyhow::Result<Vec<T>>>()
-                })
-            })
-            .collect();
-        let mut out = Vec::with_capacity(charts.len());
-        for h in handles {
-            out.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?);
-        }
-        Ok(out)
-    })
+    use rayon::prelude::*;
+    charts.par_iter().map(|c| f(c.as_ref())).collect()
 }
 
 pub fn write_charts(

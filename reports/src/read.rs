@@ -9,6 +9,7 @@
 use edgebench_harness::schema::{
     Record, RepetitionRecord, ScenarioRef, Status, TestRecord, SCHEMA_VERSION,
 };
+use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -87,21 +88,12 @@ pub fn load_results(paths: &[PathBuf]) -> Result<Results, ReadError> {
         .into_iter()
         .filter(|file| seen.insert(std::fs::canonicalize(file).unwrap_or_else(|_| file.clone())))
         .collect();
-    // Files are parsed a few at a time on as many threads (parsing is most of a large folder's
-    // time) and merged in order, so the result and the first error are those of reading them
-    // one by one, and only a few files' records wait in memory at once.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    for chunk in files.chunks(threads) {
-        let parsed: Vec<Result<ParsedFile, ReadError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|file| scope.spawn(move || parse_file(file)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        });
+    // Files are parsed a few at a time on every core (parsing is most of a large folder's time)
+    // and merged in order, so the result and the first error are those of reading them one by
+    // one, and only a few files' records wait in memory at once.
+    for chunk in files.chunks(rayon::current_num_threads()) {
+        let parsed: Vec<Result<ParsedFile, ReadError>> =
+            chunk.par_iter().map(|file| parse_file(file)).collect();
         for file in parsed {
             let file = file?;
             warnings.extend(file.warnings);
