@@ -43,6 +43,19 @@ fn held_out_ratios(values: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// [`held_out_ratios`] within every group of two or more values, the groups keyed by `K`.
+fn grouped_held_out_ratios<K: Ord>(values: impl Iterator<Item = (K, f64)>) -> Vec<f64> {
+    let mut groups: std::collections::BTreeMap<K, Vec<f64>> = Default::default();
+    for (key, v) in values {
+        groups.entry(key).or_default().push(v);
+    }
+    groups
+        .values()
+        .filter(|vs| vs.len() >= 2)
+        .flat_map(|vs| held_out_ratios(vs))
+        .collect()
+}
+
 /// The figures the predictions come from.
 #[derive(Debug, Clone, Default)]
 pub struct Fit {
@@ -85,43 +98,25 @@ impl Fit {
 
     /// Efficiency ÷ its group's median for every figure of `metric` in a group of two or more.
     fn pooled_ratios(&self, metric: Metric) -> Vec<f64> {
-        let mut groups: std::collections::BTreeMap<(&str, &str), Vec<f64>> = Default::default();
-        for o in self.observations.iter().filter(|o| o.metric == metric) {
-            if let Some(e) = o.efficiency() {
-                groups
-                    .entry((o.backend.as_str(), o.family.as_str()))
-                    .or_default()
-                    .push(e);
-            }
-        }
-        groups
-            .values()
-            .filter(|es| es.len() >= 2)
-            .flat_map(|es| held_out_ratios(es))
-            .collect()
+        grouped_held_out_ratios(
+            self.observations
+                .iter()
+                .filter(|o| o.metric == metric)
+                .filter_map(|o| Some(((o.backend.as_str(), o.family.as_str()), o.efficiency()?))),
+        )
     }
 
     /// Held-out ratios of achieved prompt FLOPs/s within every device × backend group of two
     /// or more prompt figures.
     fn pooled_prompt_ratios(&self) -> Vec<f64> {
-        let mut groups: std::collections::BTreeMap<(&str, &str), Vec<f64>> = Default::default();
-        for o in self
-            .observations
-            .iter()
-            .filter(|o| o.metric == Metric::Prompt)
-        {
-            if let Some(rate) = o.achieved_flops() {
-                groups
-                    .entry((o.backend.as_str(), o.device.as_str()))
-                    .or_default()
-                    .push(rate);
-            }
-        }
-        groups
-            .values()
-            .filter(|rs| rs.len() >= 2)
-            .flat_map(|rs| held_out_ratios(rs))
-            .collect()
+        grouped_held_out_ratios(
+            self.observations
+                .iter()
+                .filter(|o| o.metric == Metric::Prompt)
+                .filter_map(|o| {
+                    Some(((o.backend.as_str(), o.device.as_str()), o.achieved_flops()?))
+                }),
+        )
     }
 
     /// The fitted efficiency of `backend` on `family` for `metric` (see the module
