@@ -185,8 +185,6 @@ fn workloads(catalog: &Catalog) {
 /// The named suites and their stopping rules.
 fn suites(catalog: &Catalog) {
     for s in &catalog.suites {
-        let quants: Vec<&str> = s.quants.iter().map(|q| q.name()).collect();
-        println!("{:<10} {}", s.name, s.description);
         let mut rule = Vec::new();
         if let Some(ci) = s.ci_percent {
             rule.push(format!("repeat until ±{ci}%"));
@@ -197,28 +195,49 @@ fn suites(catalog: &Catalog) {
         if let Some(t) = s.max_time_s {
             rule.push(format!("{t} s a test"));
         }
-        let rule = if rule.is_empty() {
-            String::new()
-        } else {
-            format!("; {}", rule.join(", "))
-        };
-        println!(
-            "{:<10} models {}; quants {}; workloads {}{rule}",
-            "",
-            s.models.join(", "),
-            quants.join(", "),
-            s.workloads.join(", ")
+        let quants: Vec<&str> = s.quants.iter().map(|q| q.name()).collect();
+        suite(
+            &s.name,
+            &s.description,
+            &s.models,
+            &quants,
+            &s.workloads,
+            &rule,
         );
     }
     for s in &catalog.whisper_suites {
         let quants: Vec<&str> = s.quants.iter().map(|q| q.name()).collect();
-        println!("{:<10} {}", s.name, s.description);
-        println!(
-            "{:<10} models {}; quants {}; workloads {}",
-            "",
-            s.models.join(", "),
-            quants.join(", "),
-            s.workloads.join(", ")
+        suite(
+            &s.name,
+            &s.description,
+            &s.models,
+            &quants,
+            &s.workloads,
+            &[],
         );
     }
+}
+
+/// One suite: its name and description, then what it runs and its stopping rule.
+fn suite(
+    name: &str,
+    description: &str,
+    models: &[String],
+    quants: &[&str],
+    workloads: &[String],
+    rule: &[String],
+) {
+    println!("{name:<10} {description}");
+    let rule = if rule.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", rule.join(", "))
+    };
+    println!(
+        "{:<10} models {}; quants {}; workloads {}{rule}",
+        "",
+        models.join(", "),
+        quants.join(", "),
+        workloads.join(", ")
+    );
 }
