@@ -586,8 +586,6 @@ mod tests {
         assert!(cache.get("dev", 2).is_none());
     }
 
-    /// The numbers of the report that led here: 24.2 GB/s measured while the machine was busy,
-    /// 32.3 GB/s on the quiet machine.
     /// Right after a run's tests the 1-minute load is high from the run itself; what counts is
     /// what other processes did while the bandwidth was measured.
     #[test]
@@ -611,6 +609,8 @@ mod tests {
         }
     }
 
+    /// The numbers of the report that led here: 24.2 GB/s measured while the machine was busy,
+    /// 32.3 GB/s on the quiet machine.
     #[test]
     fn only_quiet_measurements_are_cached_and_the_ceiling_only_rises() {
         // Busy: a load average of 1.8 on 2 cores.
