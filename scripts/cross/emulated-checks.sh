@@ -25,17 +25,11 @@ elapsed() { echo "$(( $(date +%s) - $1 )) s"; }
 # QEMU older than 8.1 passes the build machine's /proc/cpuinfo through to the program: ONNX
 # Runtime's CPU probe (pytorch cpuinfo) then reads an x86 cpuinfo as an ARM one and crashes
 # (SIGSEGV), so the onnxruntime target would fail here although it works on a device. 8.1 and
-# newer emulate /proc/cpuinfo for ARM programs. The first QEMU of 8.1 or newer among
-# $EDGEBENCH_QEMU, the one on PATH, and the Debian chroot's (scripts/cross.sh --toolchain chroot
-# installs one there; Debian's is statically linked, so it runs outside the chroot too).
+# newer emulate /proc/cpuinfo for ARM programs. scripts/cross/qemu.sh finds one (or fetches
+# Debian 13's, statically linked, into the cache).
 qemu_version() { "$1" --version 2>/dev/null | sed -n '1s/.*version \([0-9]*\.[0-9]*\).*/\1/p'; }
 new_enough() { local v; v="$(qemu_version "$1")"; [ -n "$v" ] && [ "${v%%.*}" -gt 8 -o \( "${v%%.*}" -eq 8 -a "${v#*.}" -ge 1 \) ]; }
-qemu=""
-for candidate in ${EDGEBENCH_QEMU:+"$EDGEBENCH_QEMU"} "$(command -v qemu-aarch64 || true)" \
-  "${EDGEBENCH_CROSS_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/edgebench/cross/sid}/usr/bin/qemu-aarch64"; do
-  [ -x "$candidate" ] && new_enough "$candidate" && { qemu="$candidate"; break; }
-done
-[ -n "$qemu" ] || die "no qemu-aarch64 8.1 or newer (found: $(command -v qemu-aarch64 || echo none) $(qemu_version "$(command -v qemu-aarch64 || echo qemu-aarch64)")): older ones pass this machine's /proc/cpuinfo through and ONNX Runtime crashes on it. Install qemu-user 8.1+ (Debian 13, Ubuntu 24.04), set EDGEBENCH_QEMU, or run scripts/cross.sh aarch64 --toolchain chroot --toolchain-only once (its chroot has one)"
+qemu="$("$(dirname "$0")/qemu.sh")" || die "no qemu-aarch64 8.1 or newer (see scripts/cross/qemu.sh)"
 say "QEMU: $qemu ($(qemu_version "$qemu"))"
 [ -d "$sysroot/lib" ] || die "$sysroot: no aarch64 C library (apt-get install libc6-dev-arm64-cross)"
 
