@@ -289,7 +289,10 @@ fn check_agrees_with_candle() {
         if row["quant"] == "f16" {
             let agree = c["top1_agree"].as_f64().unwrap() / 32.0;
             assert!(agree >= 0.99, "{what}: {c}");
-            assert!(c["max_rel"].as_f64().unwrap() < 0.005, "{what}: {c}");
+            // 0.005 on x86_64, 0.01 on aarch64 (F16 sums in F16): the target's own tolerance.
+            let tolerance = row["tolerance"]["max_rel"].as_f64().unwrap();
+            assert!(tolerance <= 0.01, "{what}: {row}");
+            assert!(c["max_rel"].as_f64().unwrap() <= tolerance, "{what}: {c}");
         }
     }
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");

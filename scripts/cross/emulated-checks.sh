@@ -5,6 +5,8 @@
 #   scripts/cross/emulated-checks.sh QEMU_CPU TARBALL
 #
 # (the build is the one in $CARGO_TARGET_DIR, which scripts/cross.sh sets)
+# 0. the build run on an older CPU (Cortex-A72) than its profile's: edgebench and every worker
+#    refuse with the reason (exit 1), none dies with SIGILL;
 # 1. the workspace tests, built for aarch64 and run under qemu-aarch64 -cpu QEMU_CPU;
 # 2. `edgebench list targets`, `run --suite tiny`, `check` and `device` on the Pi 5 and Jetson
 #    fixture trees, run as the aarch64 binary;
@@ -98,6 +100,21 @@ if failed or not ok:
     sys.exit("failed: " + "; ".join(failed))
 PY
 chmod +x "$work/check-results.py"
+
+# --- 0. A CPU older than the profile's is refused, not crashed on ----------------------------
+# Run on a CPU without the profile's features (a Cortex-A72: plain Armv8.0-A, as in a Pi 4),
+# edgebench and every worker must exit with the reason instead of dying with SIGILL.
+if [ "$qemu_cpu" != cortex-a72 ]; then
+  say "the build on an older CPU (qemu -cpu cortex-a72): edgebench and each worker must refuse with the reason"
+  for program in "$bin_dir"/edgebench "$bin_dir"/edgebench-worker-*; do
+    case "$program" in *.d) continue ;; esac
+    rc=0
+    "$qemu" -cpu cortex-a72 -L "$sysroot" "$program" </dev/null >/dev/null 2>"$work/refused.txt" || rc=$?
+    grep -q "which this CPU lacks" "$work/refused.txt" && [ "$rc" = 1 ] \
+      || die "$(basename "$program") on a Cortex-A72: exit $rc, not a refusal: $(tail -n2 "$work/refused.txt")"
+    say "  $(basename "$program"): $(head -n1 "$work/refused.txt")"
+  done
+fi
 
 # --- 1. The test suite ----------------------------------------------------------------------
 # Tests that cannot hold under user-mode emulation, each with the reason (printed).

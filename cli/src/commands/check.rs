@@ -204,13 +204,24 @@ pub fn tolerance(format: &str, quant: Quant) -> Tolerance {
     }
 }
 
-/// The largest `max rel` of an F16 model (fp16 for GenAI). On ARM CPUs with FP16 vector
-/// arithmetic (Raspberry Pi 5, Jetson Orin, Apple M) ggml sums F16 dot products in F16 and ONNX
-/// Runtime runs more of its fp16 graph in fp16, where candle sums in F32: measured on the Pi 5
-/// build under QEMU's Cortex-A76, max rel 0.0053 for llama.cpp (gemma-2b-tiny) and 0.0067 for
-/// ONNX Runtime (llama3-8b-tiny), every token agreeing. Elsewhere ≤ 0.002.
+/// The largest `max rel` of an F16 GGUF model. On ARM CPUs with FP16 vector arithmetic
+/// (Raspberry Pi 5, Jetson Orin, Apple M) ggml sums F16 dot products in F16, where candle sums in
+/// F32: measured on the Pi 5 build under QEMU's Cortex-A76 (whose floating point is ARM's, bit
+/// for bit), max rel 0.0053 for llama.cpp (gemma-2b-tiny), every token agreeing. Elsewhere
+/// ≤ 0.002.
 const F16_MAX_REL: f32 = if cfg!(target_arch = "aarch64") {
     0.01
+} else {
+    0.005
+};
+
+/// The largest `max rel` of an fp16 GenAI folder. On ARM CPUs with FP16 vector arithmetic ONNX
+/// Runtime also runs its fp16 MatMuls in fp16, accumulating in fp16 (the rounding error of a
+/// K-long dot product grows about as 2⁻¹¹·√K: 0.016 for K = 1024). Measured on the Pi 5 build
+/// under QEMU's Cortex-A76: max rel 0.0067 (llama3-8b-tiny) and 0.0147 (gemma-2b-tiny), every
+/// token agreeing. Elsewhere ≤ 0.002.
+const GENAI_FP16_MAX_REL: f32 = if cfg!(target_arch = "aarch64") {
+    0.02
 } else {
     0.005
 };
@@ -234,7 +245,7 @@ fn onnx_tolerance(quant: Quant) -> Tolerance {
     let t = |max_rel, top1| Tolerance { max_rel, top1 };
     match quant {
         Quant::F32 => t(0.005, 0.99),
-        Quant::F16 => t(F16_MAX_REL, 0.99),
+        Quant::F16 => t(GENAI_FP16_MAX_REL, 0.99),
         Quant::Q8_0 => t(0.12, 0.75),
         Quant::Q4_0 => t(0.30, 0.60),
         Quant::Q4KM | Quant::Q5KM => t(1.0, 0.20),
@@ -912,10 +923,10 @@ mod tests {
             "{text}"
         );
         assert_eq!(
-            text.matches(
-                "Tolerances: f16: max rel ≤ 0.005, top-1 ≥ 99%; q8_0: max rel ≤ 0.06, top-1 ≥ \
-                 90%; q8_0 → int8: max rel ≤ 0.12, top-1 ≥ 75%"
-            )
+            text.matches(&format!(
+                "Tolerances: f16: max rel ≤ {F16_MAX_REL}, top-1 ≥ 99%; q8_0: max rel ≤ 0.06, \
+                 top-1 ≥ 90%; q8_0 → int8: max rel ≤ 0.12, top-1 ≥ 75%"
+            ))
             .count(),
             1,
             "{text}"

@@ -2,6 +2,7 @@
 //! for language models, or for Whisper when started with `--speech`.
 
 fn main() {
+    edgebench_target_kit::cpu_features::exit_if_this_cpu_cannot_run("edgebench-worker-candle");
     if std::env::args().skip(1).any(|a| a == "--speech") {
         edgebench_target_kit::speech::main(edgebench_candle::whisper::CandleWhisper::new())
     } else {

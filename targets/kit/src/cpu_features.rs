@@ -230,6 +230,18 @@ pub fn rust_mismatch() -> Option<String> {
     })
 }
 
+/// Ends a worker with the reason, exit code 1, when this CPU cannot run its Rust code; the
+/// harness reports the line as the worker's failure. Called first thing in a worker's `main`:
+/// code compiled for a newer CPU can hold one of its instructions anywhere (running the Pi 5
+/// build on a Cortex-A72, the first is an inlined LSE atomic in the unlock of stdin's mutex, after
+/// the first request), so the check cannot wait for a request.
+pub fn exit_if_this_cpu_cannot_run(worker: &str) {
+    if let Some(why) = rust_mismatch() {
+        eprintln!("{worker}: {why}");
+        std::process::exit(1);
+    }
+}
+
 /// The ggml CPU features the calling crate's ggml was compiled with, by ggml's names (`NEON`,
 /// `DOTPROD`, `AVX2`…). Expands in a crate that links ggml's CPU backend (llama.cpp,
 /// whisper.cpp): it calls ggml-cpu's `ggml_cpu_has_*`, which return constants of the build and

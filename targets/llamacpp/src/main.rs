@@ -2,6 +2,7 @@
 //! stdin/stdout.
 
 fn main() {
+    edgebench_target_kit::cpu_features::exit_if_this_cpu_cannot_run("edgebench-worker-llamacpp");
     // ggml prints a backtrace (and may try to attach gdb) when it aborts; that would push the
     // assertion message out of the stderr lines the harness keeps as the failure reason.
     if std::env::var_os("GGML_NO_BACKTRACE").is_none()

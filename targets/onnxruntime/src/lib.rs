@@ -439,6 +439,9 @@ pub(crate) fn remove_profiles(prefix: &Path) {
 /// `--speech`, [`whisper`]), or, when it cannot be used on this machine, answer every request
 /// with the reason.
 pub fn worker_main(name: &'static str, ep: Ep) -> ! {
+    edgebench_target_kit::cpu_features::exit_if_this_cpu_cannot_run(&format!(
+        "edgebench-worker-{name}"
+    ));
     if let Some(reason) = platform::unavailable(ep) {
         unavailable::serve(reason)
     }

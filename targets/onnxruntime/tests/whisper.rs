@@ -78,10 +78,17 @@ fn onnx_folders_agree_with_candle() {
     // Relative RMS difference from candle F32 of the encoder output and the prompt's logits.
     // Measured here (ONNX Runtime 1.31.1, x86-64): f32 1.4e-4 / 1.8e-4 (exact-erf Gelu here,
     // candle's tanh approximation), f16 4.6e-4 / 9.2e-4, int8 1.3e-2 / 2.9e-2. A wrong weight,
-    // layout or op gives differences of order 1.
+    // layout or op gives differences of order 1. On aarch64 with FP16 vector arithmetic ONNX
+    // Runtime accumulates its fp16 MatMuls in fp16: 7.4e-3 / 1.2e-2 on the Pi 5 build under
+    // QEMU's Cortex-A76 (edgebench check-whisper allows 2e-2 there too).
+    let f16 = if cfg!(target_arch = "aarch64") {
+        2e-2
+    } else {
+        5e-3
+    };
     for (quant, tolerance) in [
         (WhisperQuant::F32, 1e-3),
-        (WhisperQuant::F16, 5e-3),
+        (WhisperQuant::F16, f16),
         (WhisperQuant::Int8, 5e-2),
     ] {
         let path = folder(dir.path(), quant, WhisperFormat::Onnx);

@@ -3,5 +3,6 @@
 //! llama.cpp's.
 
 fn main() {
+    edgebench_target_kit::cpu_features::exit_if_this_cpu_cannot_run("edgebench-worker-whispercpp");
     edgebench_target_kit::speech::main(edgebench_whispercpp::WhisperCppTarget::new())
 }
