@@ -2,7 +2,7 @@
 # The aarch64 checks under QEMU user-mode emulation; scripts/test-aarch64.sh runs this inside
 # scripts/cross.sh's environment (on this machine or in its chroot), from the checkout:
 #
-#   scripts/cross/emulated-checks.sh QEMU_CPU TARBALL
+#   scripts/cross/emulated-checks.sh QEMU_CPU TARBALL [--quick]
 #
 # (the build is the one in $CARGO_TARGET_DIR, which scripts/cross.sh sets)
 # 0. the build run on an older CPU (Cortex-A72) than its profile's: edgebench and every worker
@@ -12,9 +12,12 @@
 #    fixture trees, run as the aarch64 binary;
 # 3. the release tarball unpacked into a temporary folder with an empty home: `list targets`
 #    and a tiny run (llama3-8b-tiny Q4_K_M on every target) from it, with no set-up step.
+# --quick leaves out the slow parts (the workspace tests, `run --suite tiny` and `check`): a smoke
+# test of another CPU profile's build in minutes.
 # Emulated timings are meaningless: every result says `emulated`, and this script checks it.
 set -euo pipefail
-qemu_cpu="${1:?QEMU CPU model}" tarball="${2:?release tarball}"
+qemu_cpu="${1:?QEMU CPU model}" tarball="${2:?release tarball}" quick=0
+[ "${3:-}" = --quick ] && quick=1
 target_dir="${CARGO_TARGET_DIR:?run this through scripts/cross.sh --exec}"
 triple=aarch64-unknown-linux-gnu
 sysroot=/usr/aarch64-linux-gnu
@@ -118,20 +121,22 @@ fi
 
 # --- 1. The test suite ----------------------------------------------------------------------
 # Tests that cannot hold under user-mode emulation, each with the reason (printed).
-skips=(page_opens_in_headless_chromium_without_console_errors chromium_check_catches_a_blocked_fetch)
-say "skipped under emulation: ${skips[*]} (they drive the build machine's x86_64 Chromium, which is not part of the aarch64 build)"
-fleet=(two_devices_run_stream_back_and_merge a_device_that_drops_mid_run_keeps_what_was_streamed
-  changed_host_key_missing_artifact_and_refused_connection_are_recorded)
-skips+=("${fleet[@]}")
-say "skipped under emulation: ${fleet[*]} (cli/tests/fleet.rs: its devices are sshd servers on this x86_64 machine, which report x86_64 and get this machine's tarball, not the aarch64 one under test)"
-skips+=(soak_records_the_rate_per_window)
-say "skipped under emulation: soak_records_the_rate_per_window (a 2-second soak must fit more than 3 tg16 repetitions; emulated, too few fit)"
-skip_args=()
-for s in "${skips[@]}"; do skip_args+=(--skip "$s"); done
-start=$(date +%s)
-say "cargo test --release --target $triple --workspace, run under qemu-aarch64 -cpu $qemu_cpu"
-cargo test --release --target "$triple" --workspace --no-fail-fast -- "${skip_args[@]}"
-say "tests passed under emulation in $(elapsed "$start") (build included)"
+if [ "$quick" = 0 ]; then
+  skips=(page_opens_in_headless_chromium_without_console_errors chromium_check_catches_a_blocked_fetch)
+  say "skipped under emulation: ${skips[*]} (they drive the build machine's x86_64 Chromium, which is not part of the aarch64 build)"
+  fleet=(two_devices_run_stream_back_and_merge a_device_that_drops_mid_run_keeps_what_was_streamed
+    changed_host_key_missing_artifact_and_refused_connection_are_recorded)
+  skips+=("${fleet[@]}")
+  say "skipped under emulation: ${fleet[*]} (cli/tests/fleet.rs: its devices are sshd servers on this x86_64 machine, which report x86_64 and get this machine's tarball, not the aarch64 one under test)"
+  skips+=(soak_records_the_rate_per_window)
+  say "skipped under emulation: soak_records_the_rate_per_window (a 2-second soak must fit more than 3 tg16 repetitions; emulated, too few fit)"
+  skip_args=()
+  for s in "${skips[@]}"; do skip_args+=(--skip "$s"); done
+  start=$(date +%s)
+  say "cargo test --release --target $triple --workspace, run under qemu-aarch64 -cpu $qemu_cpu"
+  cargo test --release --target "$triple" --workspace --no-fail-fast -- "${skip_args[@]}"
+  say "tests passed under emulation in $(elapsed "$start") (build included)"
+fi
 
 # --- 2. The aarch64 edgebench -----------------------------------------------------------------
 eb="$bin_dir/edgebench"
@@ -148,11 +153,13 @@ grep -q "Jetson Orin Nano" "$work/device-jetson-orin-nano.txt" || die "device: t
 grep -q "Jetson AGX Orin" "$work/device-jetson-agx-orin.txt" || die "device: the Jetson AGX Orin fixture was not named"
 grep -q "^emulated" "$work/device-pi5.txt" || die "device: the emulation is not shown"
 
-say "edgebench run --suite tiny (aarch64, emulated: the timings are meaningless)"
-"$eb" run --suite tiny -r 2 --cooldown off --results "$work/tiny.jsonl" || say "edgebench run exited with $?"
-"$work/check-results.py" "$work/tiny.jsonl"
-say "edgebench check (do the aarch64 targets compute the same model?)"
-"$eb" check
+if [ "$quick" = 0 ]; then
+  say "edgebench run --suite tiny (aarch64, emulated: the timings are meaningless)"
+  "$eb" run --suite tiny -r 2 --cooldown off --results "$work/tiny.jsonl" || say "edgebench run exited with $?"
+  "$work/check-results.py" "$work/tiny.jsonl"
+  say "edgebench check (do the aarch64 targets compute the same model?)"
+  "$eb" check
+fi
 say "edgebench on aarch64: $(elapsed "$start")"
 
 # --- 3. The release tarball, unpacked, with no set-up -----------------------------------------
