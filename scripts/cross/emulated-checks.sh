@@ -115,7 +115,7 @@ if [ "$qemu_cpu" != cortex-a72 ]; then
     "$qemu" -cpu cortex-a72 -L "$sysroot" "$program" </dev/null >/dev/null 2>"$work/refused.txt" || rc=$?
     grep -q "which this CPU lacks" "$work/refused.txt" && [ "$rc" = 1 ] \
       || die "$(basename "$program") on a Cortex-A72: exit $rc, not a refusal: $(tail -n2 "$work/refused.txt")"
-    say "  $(basename "$program"): $(head -n1 "$work/refused.txt")"
+    say "  $(head -n1 "$work/refused.txt")"
   done
 fi
 
