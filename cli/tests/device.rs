@@ -279,8 +279,8 @@ fn a_model_too_large_for_the_device_is_refused_with_the_reason() {
     let stderr = plan(false);
     assert!(
         stderr.contains(
-            "skipped: needs about 12.20 GiB of memory (weights 7.12 GiB + KV cache 0.38 GiB \
-             for 513 tokens + f32 embeddings 0.37 GiB + copies while loading 3.83 GiB + runtime \
+            "skipped: needs about 12.19 GiB of memory (weights 7.12 GiB + KV cache 0.38 GiB \
+             for 512 tokens + f32 embeddings 0.37 GiB + copies while loading 3.83 GiB + runtime \
              0.50 GiB), this device has 7.86 GiB: pick a smaller model or quantization, or use \
              --force to try anyway"
         ),
