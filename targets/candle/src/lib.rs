@@ -82,6 +82,25 @@ impl CandleTarget {
     }
 }
 
+/// Why candle cannot run a `quant` model on this CPU, if it cannot. candle's NEON kernels for
+/// quantized blocks (`candle_core::quantized::neon`) use the dot-product instruction (`sdot`)
+/// whatever the build's target features, so on an ARM CPU without it (a Cortex-A72, as in a
+/// Raspberry Pi 4) they die with SIGILL: found running the armv8-a build under QEMU's
+/// Cortex-A72. F16 and F32 models do not use them.
+fn quantized_kernels_unsupported(quant: Option<&str>) -> Option<String> {
+    if !cfg!(target_arch = "aarch64") || matches!(quant, Some("f32" | "f16")) {
+        return None;
+    }
+    let cpu = edgebench_target_kit::cpu_features::this_cpu()?;
+    (!cpu.iter().any(|f| f == "asimddp")).then(|| {
+        format!(
+            "candle's {} kernels on ARM use the dot-product instruction, which this CPU lacks \
+             (asimddp): run F16 or F32 models on candle here, or this one on llama.cpp",
+            quant.unwrap_or("quantized")
+        )
+    })
+}
+
 impl Target for CandleTarget {
     fn info(&self) -> TargetInfo {
         use candle_core::utils;
@@ -138,6 +157,9 @@ impl Target for CandleTarget {
         };
         let file = GgufFile::open(path).map_err(bad)?;
         let arch = file.architecture().map_err(bad)?;
+        if let Some(why) = quantized_kernels_unsupported(file.quant().as_deref()) {
+            return Err(TargetError::Unsupported(why));
+        }
         if !ARCHITECTURES.contains(&arch.as_str()) {
             return Err(TargetError::Unsupported(format!(
                 "architecture `{arch}` of {} (candle runs {})",
