@@ -32,8 +32,7 @@ elapsed() { echo "$(( $(date +%s) - $1 )) s"; }
 # (SIGSEGV), so the onnxruntime target would fail here although it works on a device. 8.1 and
 # newer emulate /proc/cpuinfo for ARM programs. scripts/cross/qemu.sh finds one (or fetches
 # Debian 13's, statically linked, into the cache).
-qemu_version() { "$1" --version 2>/dev/null | sed -n '1s/.*version \([0-9]*\.[0-9]*\).*/\1/p'; }
-new_enough() { local v; v="$(qemu_version "$1")"; [ -n "$v" ] && [ "${v%%.*}" -gt 8 -o \( "${v%%.*}" -eq 8 -a "${v#*.}" -ge 1 \) ]; }
+. "$(dirname "$0")/qemu-version.sh"
 qemu="$("$(dirname "$0")/qemu.sh")" || die "no qemu-aarch64 8.1 or newer (see scripts/cross/qemu.sh)"
 say "QEMU: $qemu ($(qemu_version "$qemu"))"
 [ -d "$sysroot/lib" ] || die "$sysroot: no aarch64 C library (apt-get install libc6-dev-arm64-cross)"

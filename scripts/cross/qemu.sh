@@ -22,14 +22,7 @@ set -euo pipefail
 say() { printf '\033[1m[qemu]\033[0m %s\n' "$*" >&2; }
 die() { printf 'qemu.sh: %s\n' "$*" >&2; exit 1; }
 
-qemu_version() { "$1" --version 2>/dev/null | sed -n '1s/.*version \([0-9]*\.[0-9]*\).*/\1/p'; }
-new_enough() {
-  local v major minor
-  v="$(qemu_version "$1")"
-  [ -n "$v" ] || return 1
-  major="${v%%.*}" minor="${v#*.}"
-  [ "$major" -gt 8 ] || { [ "$major" -eq 8 ] && [ "$minor" -ge 1 ]; }
-}
+. "$(dirname "$0")/qemu-version.sh"
 
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/edgebench/qemu"
 chroot_qemu="${EDGEBENCH_CROSS_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/edgebench/cross/sid}/usr/bin/qemu-aarch64"
